@@ -1,0 +1,60 @@
+/* domain.h: the domain XML engine.  Parse a libvirt domain definition, read
+ * what it asks for (KtRequest), apply a KtPlacement by editing the tree in
+ * place, strip kvmtune's parts, and serialise.  Pure: strings in, strings
+ * out; no files, no network, no logging.
+ *
+ * Everything kvmtune does not own (comments, foreign metadata, unknown
+ * elements, attribute order, whitespace) is written back byte for byte. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "placement.h"
+#include "request.h"
+
+/* libvirt's REMOTE_STRING_MAX: no domain XML may be larger. */
+#define KT_DOMAIN_XML_MAX (4 * 1024 * 1024)
+#define KT_DOMAIN_XML_MAX_DEPTH 256
+
+typedef struct _KtDomain KtDomain;
+
+/* Parses @xml (@len bytes, need not be NUL-terminated).  No network, no DTD,
+ * no entity expansion; size, depth and UTF-8 checked.  NULL + @error
+ * ("line:column: what was expected") on failure. */
+KtDomain *kt_domain_parse(const char *xml, gsize len, GError **error);
+void kt_domain_free(KtDomain *dom);
+
+/* Reads the request; NULL + @error when a required element is unusable. */
+KtRequest *kt_domain_read_request(KtDomain *dom, GError **error);
+
+/* What apply kept because the input already had it (Nova wins by default),
+ * so the caller can book it instead. */
+typedef struct {
+    bool kept_cpu_pinning;
+    bool kept_numatune;
+    bool kept_hugepages;
+} KtApplyReport;
+
+/* Writes @pl into the domain (tuning, devices, metadata).  Idempotent;
+ * replaces whatever kvmtune wrote before.  @report may be NULL. */
+gboolean kt_domain_apply(KtDomain *dom, const KtPlacement *pl,
+                         KtApplyReport *report, GError **error);
+
+/* Removes everything kvmtune wrote (tuning it owns, devices it added, its
+ * metadata).  A domain kvmtune never touched is unchanged. */
+void kt_domain_strip(KtDomain *dom);
+
+/* Serialises; the XML declaration only if the input had one.  Caller frees. */
+char *kt_domain_format(KtDomain *dom, gsize *ret_len);
+
+/* Convenience: parse + apply + format. */
+char *kt_domain_rewrite(const char *xml, gsize len, const KtPlacement *pl,
+                        KtApplyReport *report, GError **error);
+
+/* The <kvmtune:placement> element alone, as text, and back.  The metadata
+ * format is documented in libvirt-xml/README.md. */
+char *kt_placement_format_xml(const KtPlacement *pl);
+KtPlacement *kt_placement_parse_xml(const char *xml, gsize len, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtDomain, kt_domain_free)
