@@ -1,0 +1,239 @@
+"""A private libvirtd for tests, the demo and benchmarks.
+
+Each sandbox runs virtlogd and libvirtd inside their own mount namespace with
+tmpfs over libvirt's state and config directories, so any number of test
+suites can run at once, nothing they define reaches the host's libvirt, and
+the machine is left as found.  The read-write socket lives in a temporary
+directory visible to everyone:
+
+    with LibvirtdSandbox() as lv:
+        subprocess.run(['virsh', '-c', lv.uri, 'list'])
+
+Options: hooks_dir (bind-mounted on /etc/libvirt/hooks, read at daemon
+start), hugepages {size_kib: count} (hugetlbfs mounted on /dev/hugepages
+and pages reserved before libvirtd starts, restored on stop).
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+VIRSH = shutil.which('virsh') or '/usr/bin/virsh'
+
+# State and config directories libvirt writes to.  /etc/libvirt/qemu holds
+# persistent domain definitions: a tmpfs there keeps the host's own domains
+# invisible and untouched.
+PRIVATE_DIRS = [
+    '/run/libvirt',
+    '/var/lib/libvirt',
+    '/var/cache/libvirt',
+    '/var/log/libvirt',
+    '/etc/libvirt/qemu',
+    '/etc/libvirt/storage',
+    '/etc/libvirt/secrets',
+    '/etc/libvirt/nwfilter',
+]
+
+LIBVIRTD_CONF = """\
+unix_sock_dir = "{sock_dir}"
+unix_sock_group = "root"
+unix_sock_rw_perms = "0770"
+unix_sock_ro_perms = "0770"
+unix_sock_admin_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+max_clients = 5000
+max_anonymous_clients = 1000
+max_workers = 20
+max_client_requests = 20
+log_outputs = "3:file:{log}"
+"""
+
+QEMU_CONF = """\
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+"""
+
+
+def sysfs_hugepages_path(size_kib):
+    return f'/sys/kernel/mm/hugepages/hugepages-{size_kib}kB/nr_hugepages'
+
+
+class LibvirtdSandbox:
+    def __init__(self, hooks_dir=None, hugepages=None, keep=False):
+        self.hooks_dir = hooks_dir
+        self.hugepages = hugepages or {}
+        self.keep = keep
+        self.dir = None
+        self.pid = None
+        self._saved_pages = {}
+
+    @property
+    def sock(self):
+        return os.path.join(self.dir, 'sock', 'libvirt-sock')
+
+    @property
+    def uri(self):
+        return f'qemu+unix:///system?socket={self.sock}'
+
+    def virsh(self, *args, check=True, input=None, uri=None):
+        return subprocess.run([VIRSH, '-q', '-c', uri or self.uri, *args],
+                              check=check, capture_output=True, text=True,
+                              input=input)
+
+    def start(self, timeout=60):
+        self.dir = tempfile.mkdtemp(prefix='kt-libvirtd-')
+        os.makedirs(os.path.join(self.dir, 'sock'))
+        conf = os.path.join(self.dir, 'libvirtd.conf')
+        self.log = os.path.join(self.dir, 'libvirtd.log')
+        with open(conf, 'w') as f:
+            f.write(LIBVIRTD_CONF.format(sock_dir=os.path.join(self.dir, 'sock'),
+                                         log=self.log))
+        qemu_conf = os.path.join(self.dir, 'qemu.conf')
+        with open(qemu_conf, 'w') as f:
+            f.write(QEMU_CONF)
+        for size, count in self.hugepages.items():
+            path = sysfs_hugepages_path(size)
+            with open(path) as f:
+                self._saved_pages[size] = int(f.read())
+            with open(path, 'w') as f:
+                f.write(str(count))
+        pidfile = os.path.join(self.dir, 'libvirtd.pid')
+        self.pidfile = pidfile
+        script = ['set -e']
+        for d in PRIVATE_DIRS:
+            script.append(f'mkdir -p {d} && mount -t tmpfs -o mode=0755 kt-sandbox {d}')
+        script.append('mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu '
+                      '/var/log/libvirt/qemu /run/libvirt/qemu')
+        script.append(f'mount --bind {qemu_conf} /etc/libvirt/qemu.conf')
+        hooks = self.hooks_dir or os.path.join(self.dir, 'no-hooks')
+        os.makedirs(hooks, exist_ok=True)
+        script.append(f'mkdir -p /etc/libvirt/hooks && mount --bind {hooks} /etc/libvirt/hooks')
+        if self.hugepages:
+            script.append('mkdir -p /dev/hugepages && '
+                          'mount -t hugetlbfs -o pagesize=2M kt-huge2M /dev/hugepages')
+            if 1048576 in self.hugepages:
+                script.append('mkdir -p /dev/hugepages1G && '
+                              'mount -t hugetlbfs -o pagesize=1G kt-huge1G /dev/hugepages1G')
+        script.append('virtlogd -d')
+        script.append(f'libvirtd -d -f {conf} -p {pidfile}')
+        subprocess.run(['unshare', '--mount', '--propagation', 'private', '--',
+                        '/bin/sh', '-c', '\n'.join(script)], check=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.sock):
+                r = self.virsh('version', check=False)
+                if r.returncode == 0:
+                    with open(pidfile) as f:
+                        self.pid = int(f.read().strip())
+                    return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f'libvirtd did not come up within {timeout}s; log: {self.log}')
+
+    def restart(self, timeout=60):
+        """Stops libvirtd alone (domains and QEMU keep running) and starts it
+        again in the same namespace, as `systemctl restart libvirtd` would."""
+        ns = f'/proc/{self.pid}/ns/mnt'
+        conf = os.path.join(self.dir, 'libvirtd.conf')
+        nsfd = os.open(ns, os.O_RDONLY)
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+            self._wait_gone(self.pid)
+            if os.path.exists(self.sock):
+                os.unlink(self.sock)
+            # The namespace outlives libvirtd (virtlogd and QEMU hold it);
+            # the fd kept open above names it for nsenter.
+            subprocess.run(['nsenter', f'--mount=/proc/self/fd/{nsfd}',
+                            'libvirtd', '-d', '-f', conf, '-p', self.pidfile],
+                           check=True, pass_fds=(nsfd,))
+        finally:
+            os.close(nsfd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.virsh('version', check=False).returncode == 0:
+                with open(self.pidfile) as f:
+                    self.pid = int(f.read().strip())
+                return
+            time.sleep(0.2)
+        raise RuntimeError('libvirtd did not come back')
+
+    def sighup(self):
+        """libvirtd re-reads hooks on SIGHUP."""
+        os.kill(self.pid, signal.SIGHUP)
+
+    @staticmethod
+    def _wait_gone(pid, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _namespace_pids(self):
+        """Every process in the sandbox's mount namespace (libvirtd,
+        virtlogd, QEMU)."""
+        if not self.pid:
+            return []
+        try:
+            mine = os.readlink(f'/proc/{self.pid}/ns/mnt')
+        except OSError:
+            return []
+        pids = []
+        for p in os.listdir('/proc'):
+            if not p.isdigit():
+                continue
+            try:
+                if os.readlink(f'/proc/{p}/ns/mnt') == mine:
+                    pids.append(int(p))
+            except OSError:
+                pass
+        return pids
+
+    def stop(self):
+        if self.pid:
+            r = self.virsh('list', '--name', check=False)
+            for name in r.stdout.split():
+                self.virsh('destroy', name, check=False)
+        pids = self._namespace_pids()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in pids:
+            if not self._wait_gone(p, 10):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.pid = None
+        for size, count in self._saved_pages.items():
+            with open(sysfs_hugepages_path(size), 'w') as f:
+                f.write(str(count))
+        self._saved_pages = {}
+        if self.dir and not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+if __name__ == '__main__':
+    # Smoke check: python3 tests/lib/libvirtd_sandbox.py
+    with LibvirtdSandbox() as lv:
+        print(lv.virsh('version').stdout.strip())
+        print('sandbox ok:', lv.uri, file=sys.stderr)
