@@ -1,0 +1,17 @@
+/* cmd-pve.c: placeholder until its module lands; replace the whole file. */
+#include <stdio.h>
+#include "commands.h"
+
+int
+kt_cmd_pve_apply(int argc, char **argv)
+{
+    fprintf(stderr, "kvmtune %s: not available in this build\n", argv[0]);
+    return KT_EXIT_FAILURE;
+}
+
+int
+kt_cmd_pve_hook(int argc, char **argv)
+{
+    fprintf(stderr, "kvmtune %s: not available in this build\n", argv[0]);
+    return KT_EXIT_FAILURE;
+}

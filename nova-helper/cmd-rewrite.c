@@ -1,0 +1,24 @@
+/* cmd-rewrite.c: placeholder until its module lands; replace the whole file. */
+#include <stdio.h>
+#include "commands.h"
+
+int
+kt_cmd_rewrite(int argc, char **argv)
+{
+    fprintf(stderr, "kvmtune %s: not available in this build\n", argv[0]);
+    return KT_EXIT_FAILURE;
+}
+
+int
+kt_cmd_explain(int argc, char **argv)
+{
+    fprintf(stderr, "kvmtune %s: not available in this build\n", argv[0]);
+    return KT_EXIT_FAILURE;
+}
+
+int
+kt_cmd_simulate(int argc, char **argv)
+{
+    fprintf(stderr, "kvmtune %s: not available in this build\n", argv[0]);
+    return KT_EXIT_FAILURE;
+}
