@@ -117,6 +117,11 @@ struct _KtPolicy {
     GArray *allow_gids;
     /* hooks: */
     bool hooks_fail_on_daemon_down;   /* on_daemon_down: fail (default) */
+
+    /* Where each key was: "host.dedicated_cpus", "host.sriov[0].pf",
+     * "profiles.vdi.memory.hugepages", "match[2]" -> guint[2] {line, column},
+     * 1-based.  Read it with kt_policy_locate(). */
+    GHashTable *locations;
 };
 
 KtPolicy *kt_policy_parse(const char *path, const char *text, gsize len, GError **error);
@@ -124,5 +129,21 @@ KtPolicy *kt_policy_load(const char *path, GError **error);   /* edge: reads the
 void kt_policy_free(KtPolicy *policy);
 
 const KtPolicyProfile *kt_policy_find_profile(const KtPolicy *policy, const char *name);
+
+/* The first match rule that applies to a domain, or NULL when none does.
+ * @flavor (Nova flavor name), @name (domain name) and @extra_specs
+ * (char* -> char*) may each be NULL.  *ret_profile is the profile to apply,
+ * NULL for "none" (pass through).  An extra_spec rule without a profile
+ * applies only when the spec's value names a defined profile (or "none"). */
+const KtPolicyMatch *kt_policy_match(const KtPolicy *policy, const char *flavor,
+                                     const char *name, GHashTable *extra_specs,
+                                     const KtPolicyProfile **ret_profile);
+
+/* 1-based line and column of @key (see KtPolicy.locations); false if unknown. */
+bool kt_policy_locate(const KtPolicy *policy, const char *key,
+                      guint *ret_line, guint *ret_column);
+
+/* "2M", "1G", "2048K", "2MiB", "1048576" (KiB) -> KiB.  Pure. */
+gboolean kt_policy_parse_size(const char *text, guint64 *ret_kib, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtPolicy, kt_policy_free)
