@@ -28,6 +28,8 @@ KT_ENUM_IMPL(kt_need, KT_NEED_LAST, "required", "best-effort");
 #define MAX_ERRORS 100
 #define MAX_NAME 64             /* profile names end up in XML metadata */
 
+static const char TOP[] = "(top level)";
+
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(yaml_parser_t, yaml_parser_delete)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(yaml_event_t, yaml_event_delete)
 
@@ -331,9 +333,13 @@ map_fields(Ctx *ctx, const YNode *map, const char *where,
             continue;
         }
         for (k = 0; keys[k]; k++) {
+            g_autofree char *full = NULL;
+
             if (strcmp(keys[k], key->value) != 0)
                 continue;
             found = true;
+            full = where == TOP ? g_strdup(keys[k]) : g_strdup_printf("%s.%s", where, keys[k]);
+            ctx_mark(ctx, full, val);
             if (vals[k])
                 ctx_error(ctx, key, "duplicate key '%s' in '%s'", key->value, where);
             vals[k] = val;
@@ -1426,7 +1432,7 @@ kt_policy_parse(const char *path, const char *text, gsize len, GError **error)
     ctx.path = path;
     ctx.errors = errors;
     ctx.locations = policy->locations;
-    if (map_fields(&ctx, root, "(top level)", keys, v, NULL)) {
+    if (map_fields(&ctx, root, TOP, keys, v, NULL)) {
         if (v[0])
             parse_host(&ctx, policy, v[0]);
         /* profiles before match: rules refer to them, wherever they are */
