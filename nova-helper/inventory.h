@@ -67,6 +67,7 @@ typedef struct {
     char *name;              /* "GRID A100-4C" or NULL */
     char *device_api;        /* "vfio-pci" */
     guint available;         /* available_instances */
+    GPtrArray *devices;      /* char* uuids of existing mdevs of this type */
 } KtInvMdevType;
 
 typedef struct {
@@ -87,6 +88,8 @@ struct _KtInventory {
     GPtrArray *sriov_pfs;    /* KtInvSriovPf* */
     GPtrArray *mdev_parents; /* KtInvMdevParent* */
     GPtrArray *warnings;     /* char*: degraded reads, one line each */
+    KtCpuset *nohz_full;     /* nohz_full= on the kernel command line (empty if none) */
+    bool numa_checked;       /* live host: cross-checked with libnuma */
 };
 
 /* Reads the host under @sysroot ("/" for the live host). */
@@ -102,6 +105,13 @@ const KtInvPciDev *kt_inventory_find_pci(const KtInventory *inv, const char *add
 int kt_inventory_pci_node(const KtInventory *inv, const char *address);
 /* Hugepage pool of @node for @size_kib, or NULL. */
 const KtInvHugepages *kt_inventory_hugepages(const KtInventory *inv, guint node, guint64 size_kib);
+
+/* Live host only: compares @inv with what libnuma reports (nodes, CPUs per
+ * node, MemTotal per node) and appends one line per difference to
+ * @mismatches.  FALSE + @error when libnuma says NUMA is unavailable.
+ * kt_inventory_load() runs it itself for "/" and turns lines into warnings. */
+gboolean kt_inventory_check_libnuma(const KtInventory *inv, GPtrArray *mismatches,
+                                    GError **error);
 
 /* Human table / stable JSON (schema in nova-helper/README.md). Caller frees. */
 char *kt_inventory_format_text(const KtInventory *inv);
