@@ -1,0 +1,317 @@
+/* alloc-hosts.h: host shapes built in C for allocator tests, so the pure
+ * core is tested without sysfs (the fixture trees are tested through the
+ * engine).  The shapes follow tests/fixtures/hosts: reference (2 x 56 x 2,
+ * CPU n and n+112 siblings), laptop (1 node, 4 CPUs), epyc-4node (4 x 16 x
+ * 2, CPU n and n+64 siblings). */
+#pragma once
+
+#include <glib.h>
+
+#include "inventory.h"
+#include "policy.h"
+
+typedef struct {
+    const char *name;
+    guint nodes;
+    guint cores_per_node;
+    guint threads;               /* 1 or 2 */
+    guint64 mem_per_node_kib;
+    guint64 pages_1g;            /* per node */
+    guint64 pages_2m;
+} TestHostShape;
+
+static const TestHostShape test_host_reference = {
+    "reference", 2, 56, 2, G_GUINT64_CONSTANT(1) << 30, 900, 16384
+};
+static const TestHostShape test_host_laptop = {
+    "laptop", 1, 2, 2, 16ull << 20, 0, 0
+};
+static const TestHostShape test_host_epyc = {
+    "epyc-4node", 4, 16, 2, 256ull << 20, 200, 8192
+};
+
+static void
+th_node_clear(gpointer p)
+{
+    KtInvNode *n = p;
+
+    kt_cpuset_free(n->cpus);
+    g_free(n->distances);
+    if (n->hugepages)
+        g_array_unref(n->hugepages);
+}
+
+static void
+th_cpu_clear(gpointer p)
+{
+    kt_cpuset_free(((KtInvCpu *)p)->siblings);
+}
+
+static void
+th_pci_free(gpointer p)
+{
+    KtInvPciDev *d = p;
+
+    g_free(d->address);
+    g_free(d->physfn);
+    g_free(d);
+}
+
+static void
+th_pf_free(gpointer p)
+{
+    KtInvSriovPf *pf = p;
+
+    g_free(pf->address);
+    g_ptr_array_unref(pf->vfs);
+    g_free(pf);
+}
+
+static void
+th_type_free(gpointer p)
+{
+    KtInvMdevType *t = p;
+
+    g_free(t->id);
+    g_free(t);
+}
+
+static void
+th_parent_free(gpointer p)
+{
+    KtInvMdevParent *m = p;
+
+    g_free(m->address);
+    g_ptr_array_unref(m->types);
+    g_ptr_array_unref(m->devices);
+    g_free(m);
+}
+
+static void
+th_add_pci(KtInventory *inv, const char *addr, int node, const char *physfn)
+{
+    KtInvPciDev *d = g_new0(KtInvPciDev, 1);
+
+    d->address = g_strdup(addr);
+    d->node = node;
+    d->physfn = g_strdup(physfn);
+    g_ptr_array_add(inv->pci_devs, d);
+}
+
+static void
+th_add_pf(KtInventory *inv, const char *addr, int node, guint nvfs)
+{
+    KtInvSriovPf *pf = g_new0(KtInvSriovPf, 1);
+    guint i;
+    guint bus, fn;
+
+    pf->address = g_strdup(addr);
+    pf->node = node;
+    pf->vfs = g_ptr_array_new_with_free_func(g_free);
+    sscanf(addr, "0000:%x:00.%u", &bus, &fn);
+    th_add_pci(inv, addr, node, NULL);
+    for (i = 0; i < nvfs; i++) {
+        char *vf = g_strdup_printf("0000:%02x:%02x.%u", bus, 2 + fn, i);
+
+        th_add_pci(inv, vf, node, addr);
+        g_ptr_array_add(pf->vfs, vf);
+    }
+    pf->totalvfs = pf->numvfs = nvfs;
+    g_ptr_array_add(inv->sriov_pfs, pf);
+}
+
+static void
+th_add_gpu(KtInventory *inv, const char *addr, int node)
+{
+    static const struct { const char *id; guint avail; } types[] = {
+        { "nvidia-222", 16 }, { "nvidia-223", 8 }, { "nvidia-228", 2 }, { "nvidia-229", 1 },
+    };
+    KtInvMdevParent *m = g_new0(KtInvMdevParent, 1);
+    guint i;
+
+    th_add_pci(inv, addr, node, NULL);
+    m->address = g_strdup(addr);
+    m->node = node;
+    m->types = g_ptr_array_new_with_free_func(th_type_free);
+    m->devices = g_ptr_array_new_with_free_func(g_free);
+    for (i = 0; i < G_N_ELEMENTS(types); i++) {
+        KtInvMdevType *t = g_new0(KtInvMdevType, 1);
+
+        t->id = g_strdup(types[i].id);
+        t->available = types[i].avail;
+        g_ptr_array_add(m->types, t);
+    }
+    g_ptr_array_add(inv->mdev_parents, m);
+}
+
+/* Builds @shape; the reference host also gets its NICs and GPU. */
+static KtInventory *
+th_inventory(const TestHostShape *shape)
+{
+    KtInventory *inv = g_new0(KtInventory, 1);
+    guint ncpus = shape->nodes * shape->cores_per_node * shape->threads;
+    guint half = shape->nodes * shape->cores_per_node;
+    guint i, n;
+
+    inv->sysroot = g_strdup(shape->name);
+    inv->nodes = g_array_new(FALSE, TRUE, sizeof(KtInvNode));
+    g_array_set_clear_func(inv->nodes, th_node_clear);
+    inv->cpus = g_array_new(FALSE, TRUE, sizeof(KtInvCpu));
+    g_array_set_clear_func(inv->cpus, th_cpu_clear);
+    inv->online = kt_cpuset_new();
+    inv->isolated = kt_cpuset_new();
+    inv->pci_devs = g_ptr_array_new_with_free_func(th_pci_free);
+    inv->sriov_pfs = g_ptr_array_new_with_free_func(th_pf_free);
+    inv->mdev_parents = g_ptr_array_new_with_free_func(th_parent_free);
+    inv->warnings = g_ptr_array_new_with_free_func(g_free);
+
+    for (n = 0; n < shape->nodes; n++) {
+        KtInvNode node = { 0 };
+        KtInvHugepages hp = { 0 };
+
+        node.id = n;
+        node.cpus = kt_cpuset_new();
+        node.memory_total_kib = shape->mem_per_node_kib;
+        node.memory_free_kib = shape->mem_per_node_kib;
+        node.hugepages = g_array_new(FALSE, TRUE, sizeof(KtInvHugepages));
+        if (shape->pages_2m) {
+            hp.size_kib = 2048;
+            hp.total = hp.free = shape->pages_2m;
+            g_array_append_val(node.hugepages, hp);
+        }
+        if (shape->pages_1g) {
+            hp.size_kib = 1048576;
+            hp.total = hp.free = shape->pages_1g;
+            g_array_append_val(node.hugepages, hp);
+        }
+        g_array_append_val(inv->nodes, node);
+    }
+    for (i = 0; i < ncpus; i++) {
+        KtInvCpu c = { 0 };
+        guint core = i % half;
+
+        c.id = i;
+        c.node = (int)(core / shape->cores_per_node);
+        c.package = c.node;
+        c.core = (int)core;
+        c.online = true;
+        c.siblings = kt_cpuset_new();
+        kt_cpuset_add(c.siblings, core);
+        if (shape->threads == 2)
+            kt_cpuset_add(c.siblings, core + half);
+        kt_cpuset_add(inv->online, i);
+        kt_cpuset_add(g_array_index(inv->nodes, KtInvNode, c.node).cpus, i);
+        g_array_append_val(inv->cpus, c);
+    }
+    if (g_str_equal(shape->name, "reference")) {
+        th_add_pf(inv, "0000:17:00.0", 0, 8);
+        th_add_pf(inv, "0000:17:00.1", 0, 8);
+        th_add_pf(inv, "0000:98:00.0", 1, 8);
+        th_add_pf(inv, "0000:98:00.1", 1, 8);
+        th_add_gpu(inv, "0000:ca:00.0", 1);
+    }
+    return inv;
+}
+
+static void
+th_inventory_free(KtInventory *inv)
+{
+    if (!inv)
+        return;
+    g_free(inv->sysroot);
+    g_array_unref(inv->nodes);
+    g_array_unref(inv->cpus);
+    kt_cpuset_free(inv->online);
+    kt_cpuset_free(inv->isolated);
+    g_ptr_array_unref(inv->pci_devs);
+    g_ptr_array_unref(inv->sriov_pfs);
+    g_ptr_array_unref(inv->mdev_parents);
+    g_ptr_array_unref(inv->warnings);
+    g_free(inv);
+}
+
+/* The reference policy of DESIGN.md plus test profiles. */
+static const char th_policy_reference[] =
+    "host:\n"
+    "  reserved_cpus: \"0-1,112-113\"\n"
+    "  dedicated_cpus: \"28-111,140-223\"\n"
+    "  shared_cpus: \"2-27,114-139\"\n"
+    "  cpu_allocation_ratio: 8.0\n"
+    "  hugepages:\n"
+    "    - {size: 1G, per_node: 900}\n"
+    "    - {size: 2M, per_node: 16384}\n"
+    "  sriov:\n"
+    "    - {pf: \"0000:17:00.0\", physnet: datacentre}\n"
+    "    - {pf: \"0000:98:00.0\", physnet: datacentre}\n"
+    "    - {pf: \"0000:17:00.1\", physnet: storage}\n"
+    "    - {pf: \"0000:98:00.1\", physnet: storage}\n"
+    "  gpus:\n"
+    "    - {pci: \"0000:ca:00.0\"}\n"
+    "profiles:\n"
+    "  db-dedicated:\n"
+    "    cpu: {policy: dedicated, threads: isolate, emulator: isolate}\n"
+    "    numa: {nodes: 1}\n"
+    "    memory: {hugepages: 1G}\n"
+    "    sriov: [{physnet: datacentre, vlan: 100, count: 1}]\n"
+    "  iso:\n"
+    "    cpu: {policy: dedicated, threads: isolate, emulator: share}\n"
+    "    numa: {nodes: 1}\n"
+    "  req:\n"
+    "    cpu: {policy: dedicated, threads: require, emulator: isolate}\n"
+    "    numa: {nodes: 1}\n"
+    "  pin:\n"
+    "    cpu: {policy: dedicated, threads: prefer}\n"
+    "    numa: {nodes: 1}\n"
+    "  hpc:\n"
+    "    cpu: {policy: dedicated, threads: require, emulator: share}\n"
+    "    numa: {nodes: 2}\n"
+    "    memory: {hugepages: 1G, need: best-effort}\n"
+    "  vdi:\n"
+    "    cpu: {policy: shared}\n"
+    "    memory: {hugepages: 2M}\n"
+    "    vgpu: {type: nvidia-222, count: 1}\n"
+    "  ml:\n"
+    "    cpu: {policy: dedicated, threads: prefer}\n"
+    "    gpu: {count: 1}\n"
+    "    override: true\n"
+    "  general: {cpu: {policy: shared}}\n"
+    "match:\n"
+    "  - {flavor: \"db.*\", profile: db-dedicated}\n"
+    "  - {flavor: \"iso.*\", profile: iso}\n"
+    "  - {flavor: \"req.*\", profile: req}\n"
+    "  - {flavor: \"pin.*\", profile: pin}\n"
+    "  - {flavor: \"hpc.*\", profile: hpc}\n"
+    "  - {flavor: \"vdi.*\", profile: vdi}\n"
+    "  - {flavor: \"ml.*\", profile: ml}\n"
+    "  - {extra_spec: {\"kvmtune:profile\": \"*\"}}\n"
+    "  - {name: \"instance-*\", profile: general}\n"
+    "  - {default: none}\n";
+
+static KtPolicy *
+th_policy(const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    KtPolicy *p = kt_policy_parse("test-policy.yaml", text, strlen(text), &err);
+
+    g_assert_no_error(err);
+    return p;
+}
+
+static KtRequest *
+th_request(const char *uuid, const char *flavor, guint vcpus, guint64 mem_mib)
+{
+    KtRequest *req = kt_request_new();
+
+    req->uuid = g_strdup(uuid);
+    req->name = g_strdup_printf("instance-%s", uuid);
+    req->domain_type = g_strdup("kvm");
+    req->vcpus_max = req->vcpus_current = vcpus;
+    req->memory_kib = req->current_memory_kib = mem_mib * 1024;
+    if (flavor) {
+        req->is_nova = true;
+        req->flavor_name = g_strdup(flavor);
+        req->flavor_vcpus = vcpus;
+        req->flavor_memory_mib = mem_mib;
+    }
+    return req;
+}
