@@ -34,6 +34,9 @@ typedef struct {
     bool kept_cpu_pinning;
     bool kept_numatune;
     bool kept_hugepages;
+    bool kept_guest_numa;       /* guest <cpu><numa> cells */
+    bool kept_cpu_topology;     /* guest <cpu><topology> */
+    guint skipped_devices;      /* VFs/GPUs/mdevs the domain already had */
 } KtApplyReport;
 
 /* Writes @pl into the domain (tuning, devices, metadata).  Idempotent;

@@ -101,3 +101,6 @@ void kt_placement_mdev_free(KtPlacementMdev *m);
 void kt_placement_gpu_free(KtPlacementGpu *g);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtPlacement, kt_placement_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtPlacementVf, kt_placement_vf_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtPlacementMdev, kt_placement_mdev_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtPlacementGpu, kt_placement_gpu_free)

@@ -1,0 +1,613 @@
+/* domain-apply.c: write a KtPlacement into a domain, and take it out again.
+ *
+ * Apply first strips what kvmtune wrote before (so applying twice is
+ * applying once), then looks at what the definition still has: tuning that
+ * Nova (or an admin) wrote wins unless the placement says override, and is
+ * reported so the caller can book it.  It only ever touches the parts it
+ * owns, each created where libvirt would format it and indented like its
+ * neighbours; the <kvmtune:placement> metadata records which parts those
+ * were ("kept" lists the ones left to Nova), which is what strip reads. */
+#include "domain-priv.h"
+#include "kt-error.h"
+
+#include <string.h>
+
+#define ALIAS_PREFIX "ua-kvmtune-"
+
+static const char *const cputune_order[] = {
+    "shares", "period", "quota", "global_period", "global_quota",
+    "emulator_period", "emulator_quota", "iothread_period", "iothread_quota",
+    "vcpupin", "emulatorpin", "iothreadpin", "vcpusched", "iothreadsched",
+    "emulatorsched", "cachetune", "memorytune", NULL,
+};
+static const char *const numatune_order[] = { "memory", "memnode", NULL };
+static const char *const membacking_order[] = {
+    "hugepages", "nosharepages", "locked", "source", "access", "allocation",
+    "discard", NULL,
+};
+static const char *const cpu_order[] = {
+    "model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa", NULL,
+};
+
+/* Parts of a domain kvmtune may own; the words of the "kept" attribute. */
+typedef enum {
+    PART_CPU_PINNING,
+    PART_NUMATUNE,
+    PART_HUGEPAGES,
+    PART_GUEST_NUMA,
+    PART_CPU_TOPOLOGY,
+    PART_LAST
+} Part;
+
+static const char *const part_names[PART_LAST] = {
+    "cpu-pinning", "numatune", "hugepages", "guest-numa", "cpu-topology",
+};
+
+static bool
+part_written(const KtPlacement *pl, Part p)
+{
+    switch (p) {
+    case PART_CPU_PINNING:
+        return pl->cpu_policy != KT_CPU_POLICY_NONE || pl->emulator_cpus;
+    case PART_NUMATUNE:
+        return pl->nodes != NULL;
+    case PART_HUGEPAGES:
+        return pl->hugepage_kib != 0;
+    case PART_GUEST_NUMA:
+        return pl->ncells != 0;
+    case PART_CPU_TOPOLOGY:
+        return pl->threads_per_core != 0;
+    case PART_LAST:
+    default:
+        return false;
+    }
+}
+
+static bool
+kept_has(const char *kept, Part p)
+{
+    g_auto(GStrv) words = NULL;
+    guint i;
+
+    if (!kept)
+        return false;
+    words = g_strsplit(kept, " ", -1);
+    for (i = 0; words[i]; i++) {
+        if (strcmp(words[i], part_names[p]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Removes @node when nothing but blanks is left in it and it carries no
+ * attribute: an owned container (cputune, numatune, ...) kvmtune emptied.
+ * A container the input had with attributes stays, emptied. */
+static void
+drop_if_empty(xmlNode *node)
+{
+    if (!node || !kt_xml_is_blank(node))
+        return;
+    if (node->properties) {
+        kt_xml_make_empty(node);
+        return;
+    }
+    kt_xml_node_remove(node);
+}
+
+static void
+remove_part(xmlNode *root, Part p)
+{
+    xmlNode *n;
+
+    switch (p) {
+    case PART_CPU_PINNING:
+        if ((n = kt_xml_child(root, "vcpu")))
+            kt_xml_prop_remove(n, "cpuset");
+        if ((n = kt_xml_child(root, "cputune"))) {
+            kt_xml_children_remove(n, "vcpupin");
+            kt_xml_children_remove(n, "emulatorpin");
+            drop_if_empty(n);
+        }
+        break;
+    case PART_NUMATUNE:
+        if ((n = kt_xml_child(root, "numatune"))) {
+            kt_xml_children_remove(n, "memory");
+            kt_xml_children_remove(n, "memnode");
+            drop_if_empty(n);
+        }
+        break;
+    case PART_HUGEPAGES:
+        if ((n = kt_xml_child(root, "memoryBacking"))) {
+            kt_xml_children_remove(n, "hugepages");
+            drop_if_empty(n);
+        }
+        break;
+    case PART_GUEST_NUMA:
+        if ((n = kt_xml_child(root, "cpu"))) {
+            kt_xml_children_remove(n, "numa");
+            drop_if_empty(n);
+        }
+        break;
+    case PART_CPU_TOPOLOGY:
+        if ((n = kt_xml_child(root, "cpu"))) {
+            kt_xml_children_remove(n, "topology");
+            drop_if_empty(n);
+        }
+        break;
+    case PART_LAST:
+    default:
+        break;
+    }
+}
+
+static bool
+is_kvmtune_device(xmlNode *dev)
+{
+    xmlNode *alias = kt_xml_child(dev, "alias");
+    g_autofree char *name = alias ? kt_xml_prop(alias, "name") : NULL;
+
+    return name && g_str_has_prefix(name, ALIAS_PREFIX);
+}
+
+void
+kt_domain_strip(KtDomain *dom)
+{
+    xmlNode *root = xmlDocGetRootElement(dom->doc);
+    xmlNode *node = kt_domain_find_placement(dom);
+    xmlNode *devices = kt_xml_child(root, "devices");
+    xmlNode *c;
+    xmlNode *next;
+
+    if (node) {
+        g_autofree char *kept = NULL;
+        g_autoptr(KtPlacement) pl = kt_placement_from_node(node, &kept, NULL);
+        xmlNode *meta = node->parent;
+        int p;
+
+        /* unreadable metadata: we cannot tell what was ours; keep tuning */
+        for (p = 0; pl && p < PART_LAST; p++) {
+            if (part_written(pl, p) && !kept_has(kept, p))
+                remove_part(root, p);
+        }
+        kt_xml_node_remove(node);
+        if (kt_xml_is_blank(meta))
+            kt_xml_node_remove(meta);
+    }
+    for (c = devices ? devices->children : NULL; c; c = next) {
+        next = c->next;
+        if ((kt_xml_is(c, "interface") || kt_xml_is(c, "hostdev")) &&
+            is_kvmtune_device(c))
+            kt_xml_node_remove(c);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing the parts                                                   */
+/* ------------------------------------------------------------------ */
+
+static void
+set_cpuset(xmlNode *n, const char *name, const KtCpuset *set)
+{
+    g_autofree char *s = kt_cpuset_format(set);
+
+    kt_xml_prop_set(n, name, s);
+}
+
+static xmlNode *
+new_child(xmlNode *parent, const char *name)
+{
+    return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+}
+
+static void
+write_cpu_pinning(xmlNode *root, const KtPlacement *pl, guint nvcpus)
+{
+    g_autoptr(KtCpuset) all = kt_cpuset_new();
+    xmlNode *vcpu = kt_xml_child(root, "vcpu");
+    xmlNode *cputune;
+    guint i;
+
+    if (pl->cpu_policy != KT_CPU_POLICY_NONE) {
+        for (i = 0; i < nvcpus; i++) {
+            if (pl->cpu_policy == KT_CPU_POLICY_DEDICATED)
+                kt_cpuset_union(all, pl->vcpu_pins[i]);
+            else
+                kt_cpuset_union(all, pl->shared_cpus);
+        }
+        if (!vcpu) {
+            vcpu = kt_xml_child_insert(root, kt_domain_order, "vcpu");
+            xmlNodeAddContent(vcpu, BAD_CAST "1");
+        }
+        {
+            g_autofree char *placement = kt_xml_prop(vcpu, "placement");
+
+            if (placement && strcmp(placement, "static") != 0)
+                kt_xml_prop_set(vcpu, "placement", "static");
+        }
+        set_cpuset(vcpu, "cpuset", all);
+    }
+
+    cputune = kt_xml_child_ensure(root, kt_domain_order, "cputune");
+    if (pl->cpu_policy != KT_CPU_POLICY_NONE)
+        kt_xml_children_remove(cputune, "vcpupin");
+    if (pl->emulator_cpus)
+        kt_xml_children_remove(cputune, "emulatorpin");
+    if (pl->cpu_policy != KT_CPU_POLICY_NONE) {
+        for (i = 0; i < nvcpus; i++) {
+            xmlNode *pin = kt_xml_new(root->doc, NULL, "vcpupin");
+            const KtCpuset *set = pl->cpu_policy == KT_CPU_POLICY_DEDICATED
+                                  ? pl->vcpu_pins[i] : pl->shared_cpus;
+
+            kt_xml_prop_set_uint(pin, "vcpu", i);
+            set_cpuset(pin, "cpuset", set);
+            kt_xml_child_add(cputune, cputune_order, pin);
+        }
+    }
+    if (pl->emulator_cpus) {
+        xmlNode *pin = kt_xml_new(root->doc, NULL, "emulatorpin");
+
+        set_cpuset(pin, "cpuset", pl->emulator_cpus);
+        kt_xml_child_add(cputune, cputune_order, pin);
+    }
+}
+
+static void
+write_numatune(xmlNode *root, const KtPlacement *pl, bool with_memnodes)
+{
+    xmlNode *nt = kt_xml_child_ensure(root, kt_domain_order, "numatune");
+    xmlNode *mem;
+    guint i;
+
+    kt_xml_children_remove(nt, "memory");
+    kt_xml_children_remove(nt, "memnode");
+    mem = kt_xml_new(root->doc, NULL, "memory");
+    kt_xml_prop_set(mem, "mode", "strict");
+    set_cpuset(mem, "nodeset", pl->nodes);
+    kt_xml_child_add(nt, numatune_order, mem);
+    for (i = 0; with_memnodes && i < pl->ncells; i++) {
+        xmlNode *mn = kt_xml_new(root->doc, NULL, "memnode");
+
+        kt_xml_prop_set_uint(mn, "cellid", i);
+        kt_xml_prop_set(mn, "mode", "strict");
+        kt_xml_prop_set_uint(mn, "nodeset", pl->cells[i].host_node);
+        kt_xml_child_add(nt, numatune_order, mn);
+    }
+}
+
+static void
+write_hugepages(xmlNode *root, const KtPlacement *pl, guint guest_cells)
+{
+    xmlNode *mb = kt_xml_child_ensure(root, kt_domain_order, "memoryBacking");
+    xmlNode *hp;
+    xmlNode *page;
+
+    kt_xml_children_remove(mb, "hugepages");
+    hp = kt_xml_new(root->doc, NULL, "hugepages");
+    page = new_child(hp, "page");
+    kt_xml_prop_set_uint(page, "size", pl->hugepage_kib);
+    kt_xml_prop_set(page, "unit", "KiB");
+    /* page nodeset names guest cells; libvirt wants it only with guest NUMA */
+    if (guest_cells > 0) {
+        g_autofree char *ns = guest_cells == 1 ? g_strdup("0")
+                                               : g_strdup_printf("0-%u", guest_cells - 1);
+
+        kt_xml_prop_set(page, "nodeset", ns);
+    }
+    kt_xml_child_add(mb, membacking_order, hp);
+}
+
+static void
+write_topology(xmlNode *root, const KtPlacement *pl, guint nvcpus)
+{
+    xmlNode *cpu = kt_xml_child_ensure(root, kt_domain_order, "cpu");
+    xmlNode *topo;
+    guint threads = pl->threads_per_core;
+    guint sockets = pl->ncells ? pl->ncells : 1;
+
+    if (threads == 0 || nvcpus % threads != 0)
+        threads = 1;
+    if ((nvcpus / threads) % sockets != 0)
+        sockets = 1;
+    kt_xml_children_remove(cpu, "topology");
+    topo = kt_xml_new(root->doc, NULL, "topology");
+    kt_xml_prop_set_uint(topo, "sockets", sockets);
+    kt_xml_prop_set_uint(topo, "cores", nvcpus / threads / sockets);
+    kt_xml_prop_set_uint(topo, "threads", threads);
+    kt_xml_child_add(cpu, cpu_order, topo);
+}
+
+static void
+write_guest_numa(xmlNode *root, const KtPlacement *pl)
+{
+    xmlNode *cpu = kt_xml_child_ensure(root, kt_domain_order, "cpu");
+    xmlNode *numa;
+    guint i;
+
+    kt_xml_children_remove(cpu, "numa");
+    numa = kt_xml_new(root->doc, NULL, "numa");
+    for (i = 0; i < pl->ncells; i++) {
+        xmlNode *cell = new_child(numa, "cell");
+
+        kt_xml_prop_set_uint(cell, "id", i);
+        set_cpuset(cell, "cpus", pl->cells[i].vcpus);
+        kt_xml_prop_set_uint(cell, "memory", pl->cells[i].memory_kib);
+        kt_xml_prop_set(cell, "unit", "KiB");
+    }
+    kt_xml_child_add(cpu, cpu_order, numa);
+}
+
+/* <address type='pci' domain='0x0000' bus='0x41' slot='0x02' function='0x3'/> */
+static void
+add_pci_address(xmlNode *parent, const char *pci, bool with_type)
+{
+    xmlNode *addr = new_child(parent, "address");
+    char buf[8];
+
+    if (with_type)
+        kt_xml_prop_set(addr, "type", "pci");
+    g_snprintf(buf, sizeof(buf), "0x%.4s", pci);
+    kt_xml_prop_set(addr, "domain", buf);
+    g_snprintf(buf, sizeof(buf), "0x%.2s", pci + 5);
+    kt_xml_prop_set(addr, "bus", buf);
+    g_snprintf(buf, sizeof(buf), "0x%.2s", pci + 8);
+    kt_xml_prop_set(addr, "slot", buf);
+    g_snprintf(buf, sizeof(buf), "0x%.1s", pci + 11);
+    kt_xml_prop_set(addr, "function", buf);
+}
+
+static void
+add_alias(xmlNode *dev, const char *kind, guint i)
+{
+    xmlNode *alias = new_child(dev, "alias");
+    g_autofree char *name = g_strdup_printf(ALIAS_PREFIX "%s%u", kind, i);
+
+    kt_xml_prop_set(alias, "name", name);
+}
+
+static bool
+has_device(const KtRequest *req, const char *address, const char *mdev_uuid)
+{
+    guint i;
+
+    for (i = 0; address && i < req->pci_devs->len; i++) {
+        const KtRequestPciDev *d = g_ptr_array_index(req->pci_devs, i);
+
+        if (strcmp(d->address, address) == 0)
+            return true;
+    }
+    for (i = 0; mdev_uuid && i < req->mdevs->len; i++) {
+        const KtRequestMdev *m = g_ptr_array_index(req->mdevs, i);
+
+        if (strcmp(m->uuid, mdev_uuid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void
+write_devices(xmlNode *root, const KtPlacement *pl, const KtRequest *req,
+              KtApplyReport *report)
+{
+    xmlNode *devices;
+    guint i;
+
+    if (pl->vfs->len + pl->mdevs->len + pl->gpus->len == 0)
+        return;
+    devices = kt_xml_child_ensure(root, kt_domain_order, "devices");
+    for (i = 0; i < pl->vfs->len; i++) {
+        const KtPlacementVf *vf = g_ptr_array_index(pl->vfs, i);
+        xmlNode *iface;
+        xmlNode *src;
+
+        if (has_device(req, vf->vf, NULL)) {
+            report->skipped_devices++;
+            continue;
+        }
+        iface = kt_xml_new(root->doc, NULL, "interface");
+        kt_xml_prop_set(iface, "type", "hostdev");
+        kt_xml_prop_set(iface, "managed", "yes");
+        if (vf->trust >= 0)
+            kt_xml_prop_set(iface, "trustGuestRxFilters", vf->trust ? "yes" : "no");
+        if (vf->mac)
+            kt_xml_prop_set(new_child(iface, "mac"), "address", vf->mac);
+        src = new_child(iface, "source");
+        add_pci_address(src, vf->vf, true);
+        if (vf->vlan >= 0)
+            kt_xml_prop_set_uint(new_child(new_child(iface, "vlan"), "tag"), "id",
+                                 (guint64)vf->vlan);
+        add_alias(iface, "vf", i);
+        kt_xml_child_add(devices, kt_devices_order, iface);
+    }
+    for (i = 0; i < pl->mdevs->len; i++) {
+        const KtPlacementMdev *m = g_ptr_array_index(pl->mdevs, i);
+        xmlNode *hd;
+
+        if (has_device(req, NULL, m->uuid)) {
+            report->skipped_devices++;
+            continue;
+        }
+        hd = kt_xml_new(root->doc, NULL, "hostdev");
+        kt_xml_prop_set(hd, "mode", "subsystem");
+        kt_xml_prop_set(hd, "type", "mdev");
+        kt_xml_prop_set(hd, "model", "vfio-pci");
+        kt_xml_prop_set(new_child(new_child(hd, "source"), "address"), "uuid", m->uuid);
+        add_alias(hd, "mdev", i);
+        kt_xml_child_add(devices, kt_devices_order, hd);
+    }
+    for (i = 0; i < pl->gpus->len; i++) {
+        const KtPlacementGpu *g = g_ptr_array_index(pl->gpus, i);
+        xmlNode *hd;
+
+        if (has_device(req, g->address, NULL)) {
+            report->skipped_devices++;
+            continue;
+        }
+        hd = kt_xml_new(root->doc, NULL, "hostdev");
+        kt_xml_prop_set(hd, "mode", "subsystem");
+        kt_xml_prop_set(hd, "type", "pci");
+        kt_xml_prop_set(hd, "managed", "yes");
+        add_pci_address(new_child(hd, "source"), g->address, false);
+        add_alias(hd, "gpu", i);
+        kt_xml_child_add(devices, kt_devices_order, hd);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks                                                              */
+/* ------------------------------------------------------------------ */
+
+static bool
+invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static bool
+invalid(GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, KT_ERROR, KT_ERROR_INVALID, msg);
+    return false;
+}
+
+static bool
+check_placement(const KtPlacement *pl, const KtRequest *req, GError **error)
+{
+    guint64 sum = 0;
+    guint i;
+
+    if (pl->cpu_policy == KT_CPU_POLICY_DEDICATED) {
+        if (pl->nvcpus != req->vcpus_max || !pl->vcpu_pins)
+            return invalid(error, "placement pins %u vCPUs, the domain has %u",
+                           pl->vcpu_pins ? pl->nvcpus : 0, req->vcpus_max);
+        for (i = 0; i < pl->nvcpus; i++) {
+            if (!pl->vcpu_pins[i] || kt_cpuset_is_empty(pl->vcpu_pins[i]))
+                return invalid(error, "placement has no host CPU for vCPU %u", i);
+        }
+    }
+    if (pl->cpu_policy == KT_CPU_POLICY_SHARED &&
+        (!pl->shared_cpus || kt_cpuset_is_empty(pl->shared_cpus)))
+        return invalid(error, "shared placement without shared CPUs");
+    if (pl->emulator_cpus && kt_cpuset_is_empty(pl->emulator_cpus))
+        return invalid(error, "empty emulator cpuset");
+    if (pl->nodes && kt_cpuset_is_empty(pl->nodes))
+        return invalid(error, "empty NUMA node set");
+    for (i = 0; i < pl->ncells; i++) {
+        if (!pl->cells[i].vcpus || kt_cpuset_is_empty(pl->cells[i].vcpus))
+            return invalid(error, "guest NUMA cell %u has no vCPUs", i);
+        if (kt_cpuset_last(pl->cells[i].vcpus) >= (int)req->vcpus_max)
+            return invalid(error, "guest NUMA cell %u names a vCPU beyond %u",
+                           i, req->vcpus_max);
+        sum += pl->cells[i].memory_kib;
+    }
+    if (pl->ncells && sum != req->memory_kib)
+        return invalid(error, "guest NUMA cells hold %" G_GUINT64_FORMAT
+                       " KiB, the domain has %" G_GUINT64_FORMAT " KiB",
+                       sum, req->memory_kib);
+    for (i = 0; i < pl->vfs->len; i++) {
+        const KtPlacementVf *vf = g_ptr_array_index(pl->vfs, i);
+
+        if (!kt_domain_valid_pci(vf->vf) || (vf->pf && !kt_domain_valid_pci(vf->pf)))
+            return invalid(error, "VF %u: malformed PCI address", i);
+        if (vf->mac && !kt_domain_valid_mac(vf->mac))
+            return invalid(error, "VF %u: malformed MAC address", i);
+        if (vf->vlan > 4095)
+            return invalid(error, "VF %u: VLAN %d out of range", i, vf->vlan);
+    }
+    for (i = 0; i < pl->mdevs->len; i++) {
+        const KtPlacementMdev *m = g_ptr_array_index(pl->mdevs, i);
+
+        if (!kt_domain_valid_uuid(m->uuid) ||
+            (m->type && !kt_domain_valid_mdev_type(m->type)) ||
+            (m->parent && !kt_domain_valid_pci(m->parent)))
+            return invalid(error, "mdev %u: malformed uuid, type or parent", i);
+    }
+    for (i = 0; i < pl->gpus->len; i++) {
+        const KtPlacementGpu *g = g_ptr_array_index(pl->gpus, i);
+
+        if (!kt_domain_valid_pci(g->address))
+            return invalid(error, "GPU %u: malformed PCI address", i);
+    }
+    return true;
+}
+
+static bool
+has_cpu_pinning(const KtRequest *req, const KtDomain *dom)
+{
+    xmlNode *root = xmlDocGetRootElement(dom->doc);
+    xmlNode *vcpu = kt_xml_child(root, "vcpu");
+    g_autofree char *placement = vcpu ? kt_xml_prop(vcpu, "placement") : NULL;
+
+    return kt_request_has_cpu_pinning(req) || req->emulatorpin ||
+           g_strcmp0(placement, "auto") == 0;
+}
+
+gboolean
+kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
+                GError **error)
+{
+    xmlNode *root = xmlDocGetRootElement(dom->doc);
+    g_autoptr(KtRequest) req = NULL;
+    g_autoptr(GString) kept = g_string_new(NULL);
+    KtApplyReport report = { 0 };
+    bool keep[PART_LAST] = { false };
+    xmlNode *meta;
+    xmlNode *node;
+    int p;
+
+    /* Check against the domain as the caller gave it, before any edit. */
+    req = kt_domain_read_request(dom, error);
+    if (!req || !check_placement(pl, req, error))
+        return FALSE;
+
+    kt_domain_strip(dom);
+    kt_request_free(g_steal_pointer(&req));
+    req = kt_domain_read_request(dom, error);
+    if (!req)
+        return FALSE;
+
+    if (!pl->override) {
+        keep[PART_CPU_PINNING] = has_cpu_pinning(req, dom);
+        keep[PART_NUMATUNE] = req->has_numatune;
+        keep[PART_HUGEPAGES] = req->has_hugepages;
+        keep[PART_GUEST_NUMA] = req->ncpu_cells > 0;
+        keep[PART_CPU_TOPOLOGY] = req->cpu_sockets || req->cpu_cores || req->cpu_threads;
+    }
+    for (p = 0; p < PART_LAST; p++) {
+        keep[p] = keep[p] && part_written(pl, p);
+        if (keep[p]) {
+            if (kept->len)
+                g_string_append_c(kept, ' ');
+            g_string_append(kept, part_names[p]);
+        }
+    }
+    report.kept_cpu_pinning = keep[PART_CPU_PINNING];
+    report.kept_numatune = keep[PART_NUMATUNE];
+    report.kept_hugepages = keep[PART_HUGEPAGES];
+    report.kept_guest_numa = keep[PART_GUEST_NUMA];
+    report.kept_cpu_topology = keep[PART_CPU_TOPOLOGY];
+
+    /* In libvirt's order, so each insertion finds its neighbours. */
+    if (part_written(pl, PART_HUGEPAGES) && !keep[PART_HUGEPAGES])
+        write_hugepages(root, pl, keep[PART_GUEST_NUMA] ? req->ncpu_cells : pl->ncells);
+    if (part_written(pl, PART_CPU_PINNING) && !keep[PART_CPU_PINNING])
+        write_cpu_pinning(root, pl, req->vcpus_max);
+    if (part_written(pl, PART_NUMATUNE) && !keep[PART_NUMATUNE])
+        write_numatune(root, pl, part_written(pl, PART_GUEST_NUMA) &&
+                       !keep[PART_GUEST_NUMA]);
+    if (part_written(pl, PART_CPU_TOPOLOGY) && !keep[PART_CPU_TOPOLOGY])
+        write_topology(root, pl, req->vcpus_max);
+    if (part_written(pl, PART_GUEST_NUMA) && !keep[PART_GUEST_NUMA])
+        write_guest_numa(root, pl);
+    write_devices(root, pl, req, &report);
+
+    meta = kt_xml_child_ensure(root, kt_domain_order, "metadata");
+    node = kt_placement_to_node(pl, dom->doc, kept->str);
+    kt_xml_child_add(meta, NULL, node);
+
+    if (ret_report)
+        *ret_report = report;
+    return TRUE;
+}
