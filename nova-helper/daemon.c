@@ -1,0 +1,816 @@
+/* daemon.c: kvmtuned's wiring (see daemon.h).
+ *
+ * Ownership of a booking's life: the proxy reports libvirt's answer to a
+ * rewritten define (commit / abort) and undefine (release); everything the
+ * proxy cannot see (other clients, lost connections, libvirtd restarts,
+ * transient domains stopping) is settled by asking libvirt through the
+ * monitor and booking what libvirt really holds (reconcile).  The engine is
+ * touched on the main thread only. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "daemon.h"
+#include "control.h"
+#include "kt-error.h"
+#include "monitor.h"
+#include "proxy.h"
+#ifdef KT_HAVE_ENGINE
+#include "domain.h"
+#include "engine.h"
+#include "inventory.h"
+#include "policy.h"
+#endif
+
+/* what a reconcile was asked for */
+enum {
+    RC_EVENT,          /* lifecycle event from another client */
+    RC_LOST_DEFINE,    /* proxy connection died with a define pending */
+    RC_LOST_UNDEFINE,  /* ... with an undefine pending */
+    RC_ORPHAN,         /* answer for a booking a rebuild/reload dropped */
+    RC_NOTIFY,         /* hook notification */
+};
+
+#define RECENT_TTL_US (120 * G_USEC_PER_SEC)
+
+struct _KtDaemon {
+    KtDaemonOptions opts;
+    GMainLoop *loop;
+    KtProxy *proxy;
+    KtControlServer *control;
+    KtMonitor *monitor;
+#ifdef KT_HAVE_ENGINE
+    KtPolicy *policy;
+    KtInventory *inv;
+    KtEngine *engine;
+#endif
+    GArray *allow_uids;
+    GArray *allow_gids;
+    bool ledger_ready;
+    bool sent_ready;
+    bool quitting;
+    /* uuid -> expiry: defines the proxy saw committed, whose DEFINED or
+     * STARTED event needs no lookup */
+    GHashTable *recent;
+    /* uuids whose pending booking a rebuild or reload dropped */
+    GHashTable *orphans;
+    guint prune_id;
+    guint signal_ids[4];
+    /* counters for status */
+    guint64 n_rewrite;
+    guint64 n_pass;
+    guint64 n_refused;
+    guint64 n_reconcile;
+    guint n_domains;
+    guint n_load_errors;
+    double rebuild_ms;
+    gint64 rebuild_start;
+};
+
+/* ---- sd_notify --------------------------------------------------------- */
+
+void
+kt_daemon_notify(const char *state)
+{
+    const char *path = g_getenv("NOTIFY_SOCKET");
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    socklen_t len;
+    int fd;
+
+    if (!path || !*path || strlen(path) >= sizeof(addr.sun_path))
+        return;
+    if (path[0] != '/' && path[0] != '@')
+        return;
+    memcpy(addr.sun_path, path, strlen(path));
+    if (path[0] == '@')
+        addr.sun_path[0] = '\0';     /* abstract namespace */
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
+        g_debug("sd_notify: %s", g_strerror(errno));
+    close(fd);
+}
+
+/* ---- engine glue --------------------------------------------------------- */
+
+static void
+recent_add(KtDaemon *d, const char *uuid)
+{
+    g_hash_table_replace(d->recent, g_strdup(uuid),
+                         g_memdup2(&(gint64){ g_get_monotonic_time() + RECENT_TTL_US },
+                                   sizeof(gint64)));
+}
+
+static bool
+recent_take(KtDaemon *d, const char *uuid)
+{
+    return g_hash_table_remove(d->recent, uuid);
+}
+
+static gboolean
+prune_recent(gpointer data)
+{
+    KtDaemon *d = data;
+    GHashTableIter iter;
+    gpointer value;
+    gint64 now = g_get_monotonic_time();
+
+    g_hash_table_iter_init(&iter, d->recent);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        if (*(gint64 *)value < now)
+            g_hash_table_iter_remove(&iter);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void
+engine_abort(KtDaemon *d, const char *uuid)
+{
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        kt_engine_abort(d->engine, uuid);
+#endif
+}
+
+static void
+engine_commit(KtDaemon *d, const char *uuid)
+{
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        kt_engine_commit(d->engine, uuid);
+#endif
+}
+
+static void
+engine_release(KtDaemon *d, const char *uuid)
+{
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        kt_engine_release(d->engine, uuid);
+#endif
+}
+
+static void
+engine_load(KtDaemon *d, const KtDomainState *st)
+{
+#ifdef KT_HAVE_ENGINE
+    g_autoptr(GError) err = NULL;
+
+    if (!d->engine || !st->xml)
+        return;
+    if (!kt_engine_load_domain(d->engine, st->xml, strlen(st->xml), &err)) {
+        d->n_load_errors++;
+        g_message("ledger: domain %s (%s): %s", st->name ? st->name : "?", st->uuid,
+                  err->message);
+    }
+#endif
+}
+
+/* Books what libvirt really holds for one UUID. */
+static void
+on_reconciled(gpointer data, const KtDomainState *st, int tag)
+{
+    KtDaemon *d = data;
+
+    if (!st || !st->uuid || d->quitting)
+        return;     /* libvirtd unreachable: the rebuild after reconnect covers it */
+    d->n_reconcile++;
+    if (tag == RC_EVENT && kt_proxy_uuid_pending(d->proxy, st->uuid))
+        return;     /* the proxy will see libvirt's answer itself */
+    if (tag == RC_LOST_DEFINE || tag == RC_ORPHAN)
+        engine_abort(d, st->uuid);
+    if (st->exists) {
+        g_debug("reconcile %s: defined in libvirt, booking its placement", st->uuid);
+        engine_load(d, st);
+    } else {
+        g_debug("reconcile %s: not in libvirt, releasing", st->uuid);
+        engine_release(d, st->uuid);
+    }
+}
+
+static void
+reconcile(KtDaemon *d, const char *uuid, int tag)
+{
+    if (d->quitting)
+        return;
+    kt_monitor_reconcile(d->monitor, uuid, tag);
+}
+
+/* ---- proxy ops ------------------------------------------------------------ */
+
+static gboolean
+op_rewrite(gpointer data, const char *xml, gsize len, bool *ret_rewrite, char **ret_xml,
+           gsize *ret_len, char **ret_uuid, GError **error)
+{
+    KtDaemon *d = data;
+#ifdef KT_HAVE_ENGINE
+    KtVerdict verdict = KT_VERDICT_PASS;
+    g_autofree char *out = NULL;
+    g_autofree char *uuid = NULL;
+    gsize out_len = 0;
+
+    if (!d->engine) {
+        *ret_rewrite = false;
+        d->n_pass++;
+        return TRUE;
+    }
+    if (!d->ledger_ready) {
+        d->n_refused++;
+        g_set_error(error, KT_ERROR, KT_ERROR_FAILED,
+                    "ledger not rebuilt yet (no connection to libvirtd), try again");
+        return FALSE;
+    }
+    if (!kt_engine_rewrite(d->engine, xml, len, &verdict, &out, &out_len, &uuid, error)) {
+        d->n_refused++;
+        return FALSE;
+    }
+    if (verdict != KT_VERDICT_REWRITE) {
+        *ret_rewrite = false;
+        d->n_pass++;
+        return TRUE;
+    }
+    d->n_rewrite++;
+    *ret_rewrite = true;
+    *ret_xml = g_steal_pointer(&out);
+    *ret_len = out_len;
+    *ret_uuid = g_steal_pointer(&uuid);
+    return TRUE;
+#else
+    *ret_rewrite = false;
+    d->n_pass++;
+    return TRUE;
+#endif
+}
+
+static void
+op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
+{
+    KtDaemon *d = data;
+
+    if (g_hash_table_remove(d->orphans, uuid)) {
+        /* its booking went with a rebuild or reload: ask libvirt */
+        reconcile(d, uuid, RC_ORPHAN);
+        return;
+    }
+    switch (kind) {
+    case KT_PROXY_PENDING_DEFINE:
+    case KT_PROXY_PENDING_CREATE:
+        if (ok) {
+            engine_commit(d, uuid);
+            recent_add(d, uuid);
+        } else {
+            engine_abort(d, uuid);
+        }
+        break;
+    case KT_PROXY_PENDING_UNDEFINE:
+        /* a running domain stays as a transient one: its UNDEFINED event
+         * reconciles and books it again until it stops */
+        if (ok)
+            engine_release(d, uuid);
+        break;
+    case KT_PROXY_PENDING_LAST:
+    default:
+        break;
+    }
+}
+
+static void
+op_lost(gpointer data, KtProxyPendingKind kind, const char *uuid)
+{
+    KtDaemon *d = data;
+
+    if (d->quitting)
+        return;
+    g_hash_table_remove(d->orphans, uuid);
+    g_message("connection lost before libvirt answered the %s of %s: reconciling",
+              kt_proxy_pending_kind_to_string(kind), uuid);
+    reconcile(d, uuid, kind == KT_PROXY_PENDING_UNDEFINE ? RC_LOST_UNDEFINE : RC_LOST_DEFINE);
+}
+
+static bool
+in_array(GArray *a, guint v)
+{
+    guint i;
+
+    for (i = 0; a && i < a->len; i++) {
+        if (g_array_index(a, guint, i) == v)
+            return true;
+    }
+    return false;
+}
+
+static bool
+op_allow_peer(gpointer data, int fd, uid_t uid, gid_t gid, pid_t pid)
+{
+    KtDaemon *d = data;
+    gid_t groups[256];
+    socklen_t len = sizeof(groups);
+    guint i;
+
+    if (uid == 0)
+        return true;
+    if ((!d->allow_uids || d->allow_uids->len == 0) &&
+        (!d->allow_gids || d->allow_gids->len == 0))
+        return true;    /* no list: the socket's mode and group are the gate */
+    if (in_array(d->allow_uids, uid) || in_array(d->allow_gids, gid))
+        return true;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+        for (i = 0; i < len / sizeof(gid_t); i++) {
+            if (in_array(d->allow_gids, groups[i]))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* ---- monitor ops ------------------------------------------------------------ */
+
+static void
+mark_orphans(KtDaemon *d)
+{
+    g_autoptr(GPtrArray) uuids = kt_proxy_pending_uuids(d->proxy);
+    guint i;
+
+    for (i = 0; i < uuids->len; i++)
+        g_hash_table_add(d->orphans, g_strdup(uuids->pdata[i]));
+}
+
+static void
+on_connected(gpointer data)
+{
+    KtDaemon *d = data;
+
+    d->rebuild_start = g_get_monotonic_time();
+    kt_monitor_rebuild(d->monitor);
+}
+
+static void
+on_disconnected(gpointer data)
+{
+    KtDaemon *d = data;
+
+    /* libvirtd restarts: defines are refused until the ledger is rebuilt */
+    d->ledger_ready = false;
+}
+
+static gboolean
+retry_rebuild(gpointer data)
+{
+    KtDaemon *d = data;
+
+    if (kt_monitor_connected(d->monitor))
+        on_connected(d);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
+{
+    KtDaemon *d = data;
+    guint i;
+
+    if (!domains) {
+        g_warning("ledger rebuild failed: %s; retrying in 1 s", error->message);
+        g_timeout_add_seconds(1, retry_rebuild, d);
+        return;
+    }
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        kt_engine_reset(d->engine);
+#endif
+    d->n_load_errors = 0;
+    for (i = 0; i < domains->len; i++)
+        engine_load(d, domains->pdata[i]);
+    mark_orphans(d);
+    d->n_domains = domains->len;
+    d->rebuild_ms = (double)(g_get_monotonic_time() - d->rebuild_start) / 1000.0;
+    d->ledger_ready = true;
+    g_message("ledger rebuilt from %u domains in %.1f ms (%u unusable)", domains->len,
+              d->rebuild_ms, d->n_load_errors);
+    kt_daemon_notify(d->sent_ready ? "READY=1\nSTATUS=ledger rebuilt" :
+                     "READY=1\nSTATUS=serving");
+    d->sent_ready = true;
+}
+
+static void
+on_event(gpointer data, const char *uuid, const char *name, int event, int detail)
+{
+    KtDaemon *d = data;
+
+    if (!uuid)
+        return;
+    g_debug("event %d/%d for %s (%s)", event, detail, name, uuid);
+    switch (event) {
+    case 0:   /* VIR_DOMAIN_EVENT_DEFINED */
+    case 2:   /* STARTED */
+        if (recent_take(d, uuid))
+            return;
+        break;
+    case 1:   /* UNDEFINED */
+    case 5:   /* STOPPED */
+        break;
+    default:
+        return;
+    }
+    if (kt_proxy_uuid_pending(d->proxy, uuid))
+        return;
+    reconcile(d, uuid, RC_EVENT);
+}
+
+/* ---- control socket ------------------------------------------------------- */
+
+static char *
+daemon_status_json(KtDaemon *d)
+{
+    g_autofree char *engine_json = NULL;
+
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        engine_json = kt_engine_status_json(d->engine);
+#endif
+    return g_strdup_printf(
+        "{\"daemon\": {\"ledger_ready\": %s, \"libvirt_connected\": %s, "
+        "\"clients\": %u, \"pending\": %u, \"rewrites\": %" G_GUINT64_FORMAT
+        ", \"passed\": %" G_GUINT64_FORMAT ", \"refused\": %" G_GUINT64_FORMAT
+        ", \"reconciled\": %" G_GUINT64_FORMAT ", \"domains_at_rebuild\": %u"
+        ", \"rebuild_ms\": %.1f, \"set_identity\": %d}, \"engine\": %s}",
+        d->ledger_ready ? "true" : "false",
+        kt_monitor_connected(d->monitor) ? "true" : "false",
+        kt_proxy_client_count(d->proxy), kt_proxy_pending_count(d->proxy), d->n_rewrite,
+        d->n_pass, d->n_refused, d->n_reconcile, d->n_domains, d->rebuild_ms,
+        kt_proxy_identity_state(d->proxy), engine_json ? engine_json : "null");
+}
+
+static char *
+daemon_status_text(KtDaemon *d)
+{
+    GString *s = g_string_new(NULL);
+    int ident = kt_proxy_identity_state(d->proxy);
+
+    g_string_append_printf(s, "kvmtuned %s: listening on %s, upstream %s\n", KT_VERSION,
+                           d->opts.listen_path, d->opts.upstream_path);
+    g_string_append_printf(s, "libvirt connection: %s; ledger: %s (%u domains at the "
+                           "last rebuild, %.1f ms)\n",
+                           kt_monitor_connected(d->monitor) ? "up" : "down",
+                           d->ledger_ready ? "ready" : "not rebuilt", d->n_domains,
+                           d->rebuild_ms);
+    g_string_append_printf(s, "clients: %u, pending operations: %u\n",
+                           kt_proxy_client_count(d->proxy), kt_proxy_pending_count(d->proxy));
+    g_string_append_printf(s, "defines: %" G_GUINT64_FORMAT " rewritten, %" G_GUINT64_FORMAT
+                           " passed, %" G_GUINT64_FORMAT " refused; %" G_GUINT64_FORMAT
+                           " reconciled\n", d->n_rewrite, d->n_pass, d->n_refused,
+                           d->n_reconcile);
+    g_string_append_printf(s, "caller identity to libvirtd (CONNECT_SET_IDENTITY): %s\n",
+                           ident < 0 ? "not tried yet" : ident ? "accepted" : "refused");
+#ifdef KT_HAVE_ENGINE
+    if (d->engine) {
+        g_autofree char *text = kt_engine_status_text(d->engine);
+
+        g_string_append(s, "\n");
+        g_string_append(s, text);
+    } else {
+        g_string_append(s, "no policy: every definition passes through untouched\n");
+    }
+#else
+    g_string_append(s, "built without the engine: every definition passes through\n");
+#endif
+    return g_string_free(s, FALSE);
+}
+
+static bool
+uuid_valid(const char *s)
+{
+    int i;
+
+    if (strlen(s) != 36)
+        return false;
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!g_ascii_isxdigit(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct {
+    KtDaemon *d;
+    char *uuid;
+} Delayed;
+
+static gboolean
+delayed_reconcile(gpointer p)
+{
+    Delayed *x = p;
+
+    reconcile(x->d, x->uuid, RC_NOTIFY);
+    g_free(x->uuid);
+    g_free(x);
+    return G_SOURCE_REMOVE;
+}
+
+static GVariant *
+control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
+{
+    const char *xml = NULL;
+    GVariantBuilder b;
+
+    if (!g_variant_lookup(req, "xml", "&s", &xml)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "place-incoming needs 'xml'");
+        return NULL;
+    }
+    g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+#ifdef KT_HAVE_ENGINE
+    if (d->engine) {
+        g_autoptr(KtDomain) dom = NULL;
+        g_autoptr(KtRequest) kreq = NULL;
+        g_autofree char *stripped = NULL;
+        g_autofree char *out = NULL;
+        g_autofree char *uuid = NULL;
+        KtVerdict verdict = KT_VERDICT_PASS;
+        gsize len = 0;
+        gsize out_len = 0;
+
+        if (!d->ledger_ready) {
+            g_set_error(error, KT_ERROR, KT_ERROR_FAILED,
+                        "ledger not rebuilt yet (no connection to libvirtd)");
+            return NULL;
+        }
+        /* the source host's placement means nothing here: drop what
+         * kvmtune wrote there and place it again on this host */
+        if (!(dom = kt_domain_parse(xml, strlen(xml), error)))
+            return NULL;
+        kt_domain_strip(dom);
+        stripped = kt_domain_format(dom, &len);
+        if (!kt_engine_rewrite(d->engine, stripped, len, &verdict, &out, &out_len, &uuid,
+                               error)) {
+            d->n_refused++;
+            return NULL;
+        }
+        if (verdict == KT_VERDICT_REWRITE) {
+            kt_engine_commit(d->engine, uuid);
+            recent_add(d, uuid);
+            d->n_rewrite++;
+            g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(out));
+            g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(uuid));
+            return g_variant_builder_end(&b);
+        }
+        d->n_pass++;
+        kreq = kt_domain_read_request(dom, NULL);
+        g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(xml));
+        g_variant_builder_add(&b, "{sv}", "uuid",
+                              g_variant_new_string(kreq && kreq->uuid ? kreq->uuid : ""));
+        return g_variant_builder_end(&b);
+    }
+#endif
+    g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(xml));
+    g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(""));
+    return g_variant_builder_end(&b);
+}
+
+static GVariant *
+control_handler(GVariant *req, gpointer data, GError **error)
+{
+    KtDaemon *d = data;
+    const char *op = NULL;
+
+    if (!g_variant_lookup(req, "op", "&s", &op)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "request without 'op'");
+        return NULL;
+    }
+    if (strcmp(op, "status") == 0) {
+        g_autofree char *text = daemon_status_text(d);
+        g_autofree char *json = daemon_status_json(d);
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "text", g_variant_new_string(text));
+        g_variant_builder_add(&b, "{sv}", "json", g_variant_new_string(json));
+        return g_variant_builder_end(&b);
+    }
+    if (strcmp(op, "place-incoming") == 0)
+        return control_place_incoming(d, req, error);
+    if (strcmp(op, "notify") == 0) {
+        const char *uuid = NULL;
+        const char *event = "";
+        const char *name = "";
+
+        if (!g_variant_lookup(req, "uuid", "&s", &uuid) || !uuid_valid(uuid)) {
+            g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "notify needs a valid 'uuid'");
+            return NULL;
+        }
+        g_variant_lookup(req, "event", "&s", &event);
+        g_variant_lookup(req, "name", "&s", &name);
+        g_debug("hook: %s %s (%s)", event, name, uuid);
+        if (strcmp(event, "prepare") != 0) {
+            Delayed *x = g_new0(Delayed, 1);
+
+            /* the hook runs with libvirtd holding the domain: look it up
+             * once that is over */
+            x->d = d;
+            x->uuid = g_strdup(uuid);
+            g_timeout_add_seconds(1, delayed_reconcile, x);
+        }
+        return g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
+    }
+    g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "unknown op '%s'", op);
+    return NULL;
+}
+
+/* ---- policy, signals, life cycle ----------------------------------------- */
+
+/* Loads policy + inventory + a fresh engine; on failure nothing changes. */
+static gboolean
+load_config(KtDaemon *d, GError **error)
+{
+#ifdef KT_HAVE_ENGINE
+    g_autoptr(KtPolicy) policy = NULL;
+    g_autoptr(KtInventory) inv = NULL;
+    const char *path = d->opts.policy_path;
+
+    if (!path) {
+        path = KT_SYSCONFDIR "/kvmtune/policy.yaml";
+        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+            g_message("no policy at %s: every definition passes through untouched", path);
+            return TRUE;
+        }
+    }
+    if (!(policy = kt_policy_load(path, error)))
+        return FALSE;
+    if (!(inv = kt_inventory_load(d->opts.sysroot, error)))
+        return FALSE;
+    if (d->engine)
+        kt_engine_free(d->engine);
+    kt_inventory_free(d->inv);
+    kt_policy_free(d->policy);
+    d->policy = g_steal_pointer(&policy);
+    d->inv = g_steal_pointer(&inv);
+    d->engine = kt_engine_new(d->inv, d->policy);
+    g_clear_pointer(&d->allow_uids, g_array_unref);
+    g_clear_pointer(&d->allow_gids, g_array_unref);
+    if (d->policy->allow_uids)
+        d->allow_uids = g_array_ref(d->policy->allow_uids);
+    if (d->policy->allow_gids)
+        d->allow_gids = g_array_ref(d->policy->allow_gids);
+    g_message("policy %s (%s) loaded", path, d->policy->hash ? d->policy->hash : "?");
+    return TRUE;
+#else
+    if (d->opts.policy_path)
+        g_message("built without the engine: --policy %s ignored, pass-through only",
+                  d->opts.policy_path);
+    return TRUE;
+#endif
+}
+
+static gboolean
+on_sighup(gpointer data)
+{
+    KtDaemon *d = data;
+    g_autoptr(GError) err = NULL;
+
+    kt_daemon_notify("RELOADING=1");
+    g_message("SIGHUP: reloading policy and inventory");
+    if (!load_config(d, &err)) {
+        g_warning("reload failed, keeping the previous policy: %s", err->message);
+        kt_daemon_notify("READY=1");
+        return G_SOURCE_CONTINUE;
+    }
+    /* the new engine starts empty: rebuild it from libvirt */
+    d->ledger_ready = false;
+    mark_orphans(d);
+    if (kt_monitor_connected(d->monitor))
+        on_connected(d);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_quit(gpointer data)
+{
+    KtDaemon *d = data;
+
+    g_message("terminating");
+    kt_daemon_notify("STOPPING=1");
+    d->quitting = true;
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static char *
+dup_or(const char *s, const char *fallback)
+{
+    return g_strdup(s ? s : fallback);
+}
+
+KtDaemon *
+kt_daemon_new(const KtDaemonOptions *opts, GError **error)
+{
+    g_autoptr(KtDaemon) d = g_new0(KtDaemon, 1);
+    KtProxyConfig pcfg = { 0 };
+    KtProxyOps pops = {
+        .rewrite = op_rewrite,
+        .resolved = op_resolved,
+        .lost = op_lost,
+        .allow_peer = op_allow_peer,
+    };
+    KtMonitorOps mops = {
+        .connected = on_connected,
+        .disconnected = on_disconnected,
+        .rebuilt = on_rebuilt,
+        .event = on_event,
+        .reconciled = on_reconciled,
+    };
+
+    d->opts = *opts;
+    d->opts.policy_path = g_strdup(opts->policy_path);
+    d->opts.sysroot = dup_or(opts->sysroot, "/");
+    d->opts.listen_path = dup_or(opts->listen_path, KT_DAEMON_DEFAULT_LISTEN);
+    d->opts.listen_group = dup_or(opts->listen_group, "libvirt");
+    d->opts.upstream_path = dup_or(opts->upstream_path, KT_DAEMON_DEFAULT_UPSTREAM);
+    d->opts.control_path = dup_or(opts->control_path, KT_CONTROL_DEFAULT_PATH);
+    d->opts.libvirt_uri = opts->libvirt_uri ? g_strdup(opts->libvirt_uri) :
+        g_strdup_printf("qemu+unix:///system?socket=%s", d->opts.upstream_path);
+    d->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d->orphans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->loop = g_main_loop_new(NULL, FALSE);
+
+    if (!load_config(d, error))
+        return NULL;
+
+    pops.data = d;
+    pcfg.listen_path = d->opts.listen_path;
+    pcfg.listen_mode = d->opts.listen_mode ? d->opts.listen_mode : 0660;
+    pcfg.listen_group = *d->opts.listen_group ? d->opts.listen_group : NULL;
+    pcfg.upstream_path = d->opts.upstream_path;
+    pcfg.set_identity = d->opts.set_identity;
+    if (!(d->proxy = kt_proxy_new(&pcfg, &pops, error)))
+        return NULL;
+    if (!(d->control = kt_control_server_new(d->opts.control_path, 0600, control_handler,
+                                             d, error)))
+        return NULL;
+
+    mops.data = d;
+    d->monitor = kt_monitor_new(d->opts.libvirt_uri, &mops);
+    d->prune_id = g_timeout_add_seconds(30, prune_recent, d);
+    d->signal_ids[0] = g_unix_signal_add(SIGTERM, on_quit, d);
+    d->signal_ids[1] = g_unix_signal_add(SIGINT, on_quit, d);
+    d->signal_ids[2] = g_unix_signal_add(SIGHUP, on_sighup, d);
+    signal(SIGPIPE, SIG_IGN);
+    g_message("listening on %s (upstream %s, control %s, libvirt %s)", d->opts.listen_path,
+              d->opts.upstream_path, d->opts.control_path, d->opts.libvirt_uri);
+    return g_steal_pointer(&d);
+}
+
+int
+kt_daemon_run(KtDaemon *d)
+{
+    g_main_loop_run(d->loop);
+    return 0;
+}
+
+void
+kt_daemon_free(KtDaemon *d)
+{
+    guint i;
+
+    if (!d)
+        return;
+    d->quitting = true;
+    for (i = 0; i < G_N_ELEMENTS(d->signal_ids); i++) {
+        if (d->signal_ids[i])
+            g_source_remove(d->signal_ids[i]);
+    }
+    if (d->prune_id)
+        g_source_remove(d->prune_id);
+    kt_proxy_free(d->proxy);
+    kt_control_server_free(d->control);
+    kt_monitor_free(d->monitor);
+#ifdef KT_HAVE_ENGINE
+    if (d->engine)
+        kt_engine_free(d->engine);
+    kt_inventory_free(d->inv);
+    kt_policy_free(d->policy);
+#endif
+    g_clear_pointer(&d->allow_uids, g_array_unref);
+    g_clear_pointer(&d->allow_gids, g_array_unref);
+    g_hash_table_destroy(d->recent);
+    g_hash_table_destroy(d->orphans);
+    if (d->loop)
+        g_main_loop_unref(d->loop);
+    g_free(d->opts.policy_path);
+    g_free(d->opts.sysroot);
+    g_free(d->opts.listen_path);
+    g_free(d->opts.listen_group);
+    g_free(d->opts.upstream_path);
+    g_free(d->opts.control_path);
+    g_free(d->opts.libvirt_uri);
+    g_free(d);
+}

@@ -1,0 +1,447 @@
+/* monitor.c: kvmtuned's own libvirt connection (see monitor.h). */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "monitor.h"
+#include "kt-error.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 8000
+
+struct _KtMonitor {
+    char *uri;
+    KtMonitorOps ops;
+    GMainContext *main_ctx;
+    virConnectPtr conn;          /* main thread only; NULL when down */
+    int lifecycle_id;
+    guint generation;            /* bumped on every (dis)connect */
+    guint backoff_ms;
+    guint retry_id;
+    bool connecting;
+    bool freeing;
+    /* shared with libvirt's event thread: only the main context and the
+     * generation travel through it */
+    gint alive;
+};
+
+static GOnce event_loop_once = G_ONCE_INIT;
+
+static gpointer
+event_loop_thread(gpointer data)
+{
+    for (;;) {
+        if (virEventRunDefaultImpl() < 0)
+            g_usleep(100000);
+    }
+    return NULL;
+}
+
+static gpointer
+event_loop_start(gpointer data)
+{
+    virEventRegisterDefaultImpl();
+    g_thread_unref(g_thread_new("libvirt-events", event_loop_thread, NULL));
+    return NULL;
+}
+
+static void
+silence_libvirt(void *data, virErrorPtr err)
+{
+    /* errors are read with virGetLastErrorMessage where they matter */
+}
+
+void
+kt_domain_state_free(KtDomainState *st)
+{
+    if (!st)
+        return;
+    g_free(st->uuid);
+    g_free(st->name);
+    g_free(st->xml);
+    g_free(st);
+}
+
+static KtDomainState *
+state_from_domain(virDomainPtr dom)
+{
+    KtDomainState *st = g_new0(KtDomainState, 1);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (virDomainGetUUIDString(dom, uuid) == 0)
+        st->uuid = g_strdup(uuid);
+    st->name = g_strdup(virDomainGetName(dom));
+    st->exists = true;
+    st->persistent = virDomainIsPersistent(dom) == 1;
+    st->active = virDomainIsActive(dom) == 1;
+    {
+        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+
+        if (xml) {
+            st->xml = g_strdup(xml);
+            free(xml);
+        } else {
+            /* gone between the lookup and now */
+            st->exists = false;
+        }
+    }
+    return st;
+}
+
+/* ---- connect / reconnect ------------------------------------------------ */
+
+static void schedule_connect(KtMonitor *mon);
+
+typedef struct {
+    KtMonitor *mon;
+    guint generation;
+    char *uuid;
+    char *name;
+    int event;
+    int detail;
+} EventMsg;
+
+static void
+event_msg_free(gpointer p)
+{
+    EventMsg *m = p;
+
+    g_free(m->uuid);
+    g_free(m->name);
+    g_free(m);
+}
+
+static gboolean
+event_on_main(gpointer p)
+{
+    EventMsg *m = p;
+
+    if (m->mon->ops.event && !m->mon->freeing)
+        m->mon->ops.event(m->mon->ops.data, m->uuid, m->name, m->event, m->detail);
+    return G_SOURCE_REMOVE;
+}
+
+/* libvirt's event thread */
+static int
+lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    KtMonitor *mon = opaque;
+    EventMsg *m = g_new0(EventMsg, 1);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    m->mon = mon;
+    if (virDomainGetUUIDString(dom, uuid) == 0)
+        m->uuid = g_strdup(uuid);
+    m->name = g_strdup(virDomainGetName(dom));
+    m->event = event;
+    m->detail = detail;
+    g_main_context_invoke_full(mon->main_ctx, G_PRIORITY_DEFAULT, event_on_main, m,
+                               event_msg_free);
+    return 0;
+}
+
+typedef struct {
+    KtMonitor *mon;
+    guint generation;
+} CloseMsg;
+
+static gboolean
+closed_on_main(gpointer p)
+{
+    CloseMsg *m = p;
+    KtMonitor *mon = m->mon;
+
+    if (mon->freeing || m->generation != mon->generation || !mon->conn)
+        return G_SOURCE_REMOVE;
+    g_message("lost the libvirt connection to %s; reconnecting", mon->uri);
+    if (mon->lifecycle_id >= 0)
+        virConnectDomainEventDeregisterAny(mon->conn, mon->lifecycle_id);
+    mon->lifecycle_id = -1;
+    virConnectClose(mon->conn);
+    mon->conn = NULL;
+    mon->generation++;
+    if (mon->ops.disconnected)
+        mon->ops.disconnected(mon->ops.data);
+    mon->backoff_ms = BACKOFF_MIN_MS;
+    schedule_connect(mon);
+    return G_SOURCE_REMOVE;
+}
+
+/* libvirt's event thread */
+static void
+close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+    KtMonitor *mon = opaque;
+    CloseMsg *m = g_new0(CloseMsg, 1);
+
+    m->mon = mon;
+    m->generation = (guint)g_atomic_int_get(&mon->alive);
+    g_main_context_invoke_full(mon->main_ctx, G_PRIORITY_DEFAULT, closed_on_main, m, g_free);
+}
+
+static void
+conn_close_notify(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+static void
+connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    const char *uri = data;
+    virConnectPtr conn = virConnectOpen(uri);
+
+    if (!conn) {
+        g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "%s",
+                                virGetLastErrorMessage());
+        return;
+    }
+    g_task_return_pointer(task, conn, conn_close_notify);
+}
+
+static void
+connect_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    KtMonitor *mon = data;
+    g_autoptr(GError) err = NULL;
+    virConnectPtr conn = g_task_propagate_pointer(G_TASK(res), &err);
+
+    mon->connecting = false;
+    if (mon->freeing) {
+        if (conn)
+            virConnectClose(conn);
+        return;
+    }
+    if (!conn) {
+        if (mon->backoff_ms <= BACKOFF_MIN_MS)
+            g_message("cannot connect to %s: %s (retrying)", mon->uri, err->message);
+        mon->backoff_ms = MIN(mon->backoff_ms * 2, BACKOFF_MAX_MS);
+        schedule_connect(mon);
+        return;
+    }
+    mon->conn = conn;
+    mon->generation++;
+    g_atomic_int_set(&mon->alive, (gint)mon->generation);
+    mon->backoff_ms = BACKOFF_MIN_MS;
+    virConnectSetKeepAlive(conn, 5, 3);
+    mon->lifecycle_id = virConnectDomainEventRegisterAny(
+        conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
+        mon, NULL);
+    if (mon->lifecycle_id < 0)
+        g_warning("cannot register for domain events: %s", virGetLastErrorMessage());
+    if (virConnectRegisterCloseCallback(conn, close_cb, mon, NULL) < 0)
+        g_warning("cannot register a close callback: %s", virGetLastErrorMessage());
+    g_message("connected to %s", mon->uri);
+    if (mon->ops.connected)
+        mon->ops.connected(mon->ops.data);
+}
+
+static gboolean
+connect_now(gpointer data)
+{
+    KtMonitor *mon = data;
+    g_autoptr(GTask) task = NULL;
+
+    mon->retry_id = 0;
+    if (mon->connecting || mon->conn || mon->freeing)
+        return G_SOURCE_REMOVE;
+    mon->connecting = true;
+    task = g_task_new(NULL, NULL, connect_done, mon);
+    g_task_set_task_data(task, g_strdup(mon->uri), g_free);
+    g_task_run_in_thread(task, connect_thread);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_connect(KtMonitor *mon)
+{
+    if (mon->retry_id || mon->connecting)
+        return;
+    mon->retry_id = g_timeout_add(mon->backoff_ms, connect_now, mon);
+}
+
+KtMonitor *
+kt_monitor_new(const char *uri, const KtMonitorOps *ops)
+{
+    KtMonitor *mon = g_new0(KtMonitor, 1);
+
+    g_once(&event_loop_once, event_loop_start, NULL);
+    virSetErrorFunc(NULL, silence_libvirt);
+    mon->uri = g_strdup(uri);
+    mon->ops = *ops;
+    mon->main_ctx = g_main_context_ref_thread_default();
+    mon->lifecycle_id = -1;
+    mon->backoff_ms = BACKOFF_MIN_MS;
+    mon->retry_id = g_idle_add(connect_now, mon);
+    return mon;
+}
+
+void
+kt_monitor_free(KtMonitor *mon)
+{
+    if (!mon)
+        return;
+    mon->freeing = true;
+    if (mon->retry_id)
+        g_source_remove(mon->retry_id);
+    if (mon->conn) {
+        virConnectUnregisterCloseCallback(mon->conn, close_cb);
+        if (mon->lifecycle_id >= 0)
+            virConnectDomainEventDeregisterAny(mon->conn, mon->lifecycle_id);
+        virConnectClose(mon->conn);
+    }
+    /* Worker tasks in flight still point at @mon; kvmtuned frees the
+     * monitor only on its way out, so leak the struct rather than race. */
+    g_main_context_unref(mon->main_ctx);
+    g_free(mon->uri);
+}
+
+bool
+kt_monitor_connected(KtMonitor *mon)
+{
+    return mon->conn != NULL;
+}
+
+/* ---- rebuild and reconcile ------------------------------------------------ */
+
+typedef struct {
+    virConnectPtr conn;
+    guint generation;
+    char *uuid;
+    int tag;
+} Job;
+
+static void
+job_free(gpointer p)
+{
+    Job *j = p;
+
+    virConnectClose(j->conn);
+    g_free(j->uuid);
+    g_free(j);
+}
+
+static Job *
+job_new(KtMonitor *mon, const char *uuid, int tag)
+{
+    Job *j = g_new0(Job, 1);
+
+    virConnectRef(mon->conn);
+    j->conn = mon->conn;
+    j->generation = mon->generation;
+    j->uuid = g_strdup(uuid);
+    j->tag = tag;
+    return j;
+}
+
+static void
+rebuild_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Job *j = data;
+    virDomainPtr *doms = NULL;
+    GPtrArray *out;
+    int n;
+    int i;
+
+    n = virConnectListAllDomains(j->conn, &doms, 0);
+    if (n < 0) {
+        g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "cannot list domains: %s",
+                                virGetLastErrorMessage());
+        return;
+    }
+    out = g_ptr_array_new_with_free_func((GDestroyNotify)kt_domain_state_free);
+    for (i = 0; i < n; i++) {
+        KtDomainState *st = state_from_domain(doms[i]);
+
+        if (st->exists)
+            g_ptr_array_add(out, st);
+        else
+            kt_domain_state_free(st);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    g_task_return_pointer(task, out, (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void
+rebuild_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    KtMonitor *mon = data;
+    g_autoptr(GError) err = NULL;
+    Job *j = g_task_get_task_data(G_TASK(res));
+    g_autoptr(GPtrArray) doms = g_task_propagate_pointer(G_TASK(res), &err);
+
+    if (mon->freeing)
+        return;
+    if (j->generation != mon->generation)
+        return;     /* a reconnect started another rebuild */
+    if (mon->ops.rebuilt)
+        mon->ops.rebuilt(mon->ops.data, doms, err);
+}
+
+void
+kt_monitor_rebuild(KtMonitor *mon)
+{
+    g_autoptr(GTask) task = NULL;
+
+    if (!mon->conn)
+        return;
+    task = g_task_new(NULL, NULL, rebuild_done, mon);
+    g_task_set_task_data(task, job_new(mon, NULL, 0), job_free);
+    g_task_run_in_thread(task, rebuild_thread);
+}
+
+static void
+reconcile_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Job *j = data;
+    virDomainPtr dom = virDomainLookupByUUIDString(j->conn, j->uuid);
+    KtDomainState *st;
+
+    if (!dom) {
+        virErrorPtr e = virGetLastError();
+
+        if (!e || e->code != VIR_ERR_NO_DOMAIN) {
+            g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "lookup of %s: %s",
+                                    j->uuid, virGetLastErrorMessage());
+            return;
+        }
+        st = g_new0(KtDomainState, 1);
+        st->uuid = g_strdup(j->uuid);
+    } else {
+        st = state_from_domain(dom);
+        virDomainFree(dom);
+    }
+    g_task_return_pointer(task, st, (GDestroyNotify)kt_domain_state_free);
+}
+
+static void
+reconcile_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    KtMonitor *mon = data;
+    g_autoptr(GError) err = NULL;
+    Job *j = g_task_get_task_data(G_TASK(res));
+    g_autoptr(KtDomainState) st = g_task_propagate_pointer(G_TASK(res), &err);
+
+    if (mon->freeing)
+        return;
+    if (err)
+        g_message("reconcile: %s", err->message);
+    if (mon->ops.reconciled)
+        mon->ops.reconciled(mon->ops.data, st, j->tag);
+}
+
+void
+kt_monitor_reconcile(KtMonitor *mon, const char *uuid, int tag)
+{
+    g_autoptr(GTask) task = NULL;
+
+    if (!mon->conn) {
+        /* the rebuild after the reconnect covers it */
+        if (mon->ops.reconciled)
+            mon->ops.reconciled(mon->ops.data, NULL, tag);
+        return;
+    }
+    task = g_task_new(NULL, NULL, reconcile_done, mon);
+    g_task_set_task_data(task, job_new(mon, uuid, tag), job_free);
+    g_task_run_in_thread(task, reconcile_thread);
+}

@@ -1,0 +1,976 @@
+/* proxy.c: the libvirt RPC relay (see proxy.h).
+ *
+ * Reading is exact: a side reads the 4-byte length word, then exactly the
+ * rest of that frame, then for *_WITH_FDS frames one 1-byte recvmsg() per
+ * FD, never past the frame.  A greedy read() would swallow the 1-byte FD
+ * carriers and the kernel would drop their SCM_RIGHTS. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "proxy.h"
+#include "rpc-wire.h"
+#include "kt-error.h"
+
+KT_ENUM_IMPL(kt_proxy_pending_kind, KT_PROXY_PENDING_LAST,
+             "define", "create", "undefine");
+
+#define FRAME_INITIAL_CAP (64u * 1024)
+#define READ_BUDGET (512u * 1024)     /* bytes per side per wakeup: fairness */
+
+typedef struct {
+    guint8 *data;
+    gsize len;
+    gsize off;
+    int fds[KT_RPC_NUM_FDS_MAX];
+    guint nfds;
+    guint fds_sent;
+} OutMsg;
+
+typedef struct _Conn Conn;
+
+typedef struct {
+    Conn *conn;
+    const char *name;
+    int fd;
+    gpointer tag;
+    GIOCondition cond;
+    bool eof;
+    /* reader */
+    guint8 lenbuf[KT_RPC_LEN_SIZE];
+    gsize len_got;
+    guint8 *frame;
+    guint32 frame_len;
+    gsize frame_cap;
+    gsize frame_got;
+    KtRpcFrame info;
+    bool want_fds;
+    int fds[KT_RPC_NUM_FDS_MAX];
+    guint fds_got;
+    /* writer */
+    GQueue out;
+    gsize out_bytes;
+} Side;
+
+typedef struct {
+    KtProxyPendingKind kind;
+    gint32 proc;
+    char *uuid;
+} Pending;
+
+typedef struct {
+    GSource source;
+    Conn *conn;
+} ConnSource;
+
+struct _Conn {
+    KtProxy *proxy;
+    guint id;
+    Side client;
+    Side upstream;
+    ConnSource *source;
+    GHashTable *pending;          /* serial -> Pending* */
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    bool open_seen;
+    guint32 open_serial;
+    bool identity_wait;
+    guint32 identity_serial;
+};
+
+struct _KtProxy {
+    KtProxyConfig config;
+    KtProxyOps ops;
+    int listen_fd;
+    bool own_socket;
+    guint listen_id;
+    GList *conns;
+    guint next_id;
+    GHashTable *pending_uuids;    /* uuid -> count (GUINT_TO_POINTER) */
+    int identity_state;
+};
+
+static void conn_close(Conn *c, const char *why);
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void
+pending_free(gpointer p)
+{
+    Pending *pd = p;
+
+    g_free(pd->uuid);
+    g_free(pd);
+}
+
+static void
+uuid_ref(KtProxy *proxy, const char *uuid)
+{
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(proxy->pending_uuids, uuid));
+
+    g_hash_table_replace(proxy->pending_uuids, g_strdup(uuid), GUINT_TO_POINTER(n + 1));
+}
+
+static void
+uuid_unref(KtProxy *proxy, const char *uuid)
+{
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(proxy->pending_uuids, uuid));
+
+    if (n <= 1)
+        g_hash_table_remove(proxy->pending_uuids, uuid);
+    else
+        g_hash_table_replace(proxy->pending_uuids, g_strdup(uuid), GUINT_TO_POINTER(n - 1));
+}
+
+static void
+out_msg_free(OutMsg *m)
+{
+    guint i;
+
+    for (i = m->fds_sent; i < m->nfds; i++)
+        close(m->fds[i]);
+    g_free(m->data);
+    g_free(m);
+}
+
+static void
+close_fds(int *fds, guint n)
+{
+    guint i;
+
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* Maps a refusal to a libvirt error: the one table of KtErrorCode ->
+ * virErrorNumber.  Policy and capacity refusals are CONFIG_UNSUPPORTED in
+ * the DOMAIN domain (never 38/1 with 13/7: Nova reads those as a broken
+ * connection). */
+static int
+vir_code_for(const GError *error)
+{
+    if (error->domain != KT_ERROR)
+        return KT_VIR_ERR_OPERATION_FAILED;
+    switch ((KtErrorCode)error->code) {
+    case KT_ERROR_NO_CAPACITY:
+    case KT_ERROR_PARSE:
+    case KT_ERROR_INVALID:
+    case KT_ERROR_NOT_FOUND:
+    case KT_ERROR_TOO_LARGE:
+    case KT_ERROR_DENIED:
+    case KT_ERROR_UNSUPPORTED:
+        return KT_VIR_ERR_CONFIG_UNSUPPORTED;
+    case KT_ERROR_FAILED:
+    case KT_ERROR_IO:
+    case KT_ERROR_LAST:
+    default:
+        return KT_VIR_ERR_OPERATION_FAILED;
+    }
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static bool
+side_flush(Side *s)
+{
+    OutMsg *m;
+
+    while ((m = g_queue_peek_head(&s->out))) {
+        if (m->off < m->len) {
+            ssize_t n = send(s->fd, m->data + m->off, m->len - m->off,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN)
+                    return true;
+                g_debug("conn %u: write to %s: %s", s->conn->id, s->name,
+                        g_strerror(errno));
+                return false;
+            }
+            m->off += (gsize)n;
+        } else if (m->fds_sent < m->nfds) {
+            /* one byte and one SCM_RIGHTS per FD, as virNetSocketSendFD */
+            char byte = 0;
+            struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+            union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+            } ctl;
+            struct msghdr msg = { 0 };
+            struct cmsghdr *cmsg;
+            ssize_t n;
+
+            memset(&ctl, 0, sizeof(ctl));
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctl.buf;
+            msg.msg_controllen = sizeof(ctl.buf);
+            cmsg = CMSG_FIRSTHDR(&msg);
+            cmsg->cmsg_level = SOL_SOCKET;
+            cmsg->cmsg_type = SCM_RIGHTS;
+            cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cmsg), &m->fds[m->fds_sent], sizeof(int));
+            n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN)
+                    return true;
+                g_debug("conn %u: FD to %s: %s", s->conn->id, s->name, g_strerror(errno));
+                return false;
+            }
+            close(m->fds[m->fds_sent]);
+            m->fds_sent++;
+        } else {
+            g_queue_pop_head(&s->out);
+            s->out_bytes -= m->len;
+            out_msg_free(m);
+        }
+    }
+    return true;
+}
+
+/* Takes @data and the @nfds descriptors. */
+static void
+side_enqueue(Side *s, guint8 *data, gsize len, int *fds, guint nfds)
+{
+    OutMsg *m = g_new0(OutMsg, 1);
+
+    m->data = data;
+    m->len = len;
+    if (nfds > 0)
+        memcpy(m->fds, fds, nfds * sizeof(int));
+    m->nfds = nfds;
+    g_queue_push_tail(&s->out, m);
+    s->out_bytes += len;
+}
+
+/* ---- frame handling ------------------------------------------------------- */
+
+static void
+reply_error(Conn *c, const KtRpcHeader *call, const GError *error)
+{
+    g_autofree char *msg = g_strdup_printf("kvmtune: %s", error->message);
+    gsize len = 0;
+    guint8 *reply = kt_rpc_error_reply_encode(call, vir_code_for(error),
+                                              KT_VIR_FROM_DOMAIN, KT_VIR_ERR_ERROR,
+                                              msg, &len);
+
+    side_enqueue(&c->client, reply, len, NULL, 0);
+}
+
+static void
+pending_add(Conn *c, guint32 serial, KtProxyPendingKind kind, gint32 proc, const char *uuid)
+{
+    Pending *pd = g_new0(Pending, 1);
+    Pending *old = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(serial));
+
+    if (old) {
+        /* a client reusing a serial in flight: the old answer can no
+         * longer be told apart, so treat the old operation as lost */
+        if (c->proxy->ops.lost)
+            c->proxy->ops.lost(c->proxy->ops.data, old->kind, old->uuid);
+        uuid_unref(c->proxy, old->uuid);
+        g_hash_table_remove(c->pending, GUINT_TO_POINTER(serial));
+    }
+    pd->kind = kind;
+    pd->proc = proc;
+    pd->uuid = g_strdup(uuid);
+    uuid_ref(c->proxy, uuid);
+    g_hash_table_insert(c->pending, GUINT_TO_POINTER(serial), pd);
+}
+
+/* A define/create call: rewrite it, pass it, or answer it ourselves.
+ * Takes @data and the FDs. */
+static void
+client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
+{
+    KtProxy *proxy = c->proxy;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *new_xml = NULL;
+    g_autofree char *uuid = NULL;
+    gsize xml_len = 0;
+    gsize new_len = 0;
+    guint32 flags = 0;
+    bool rewrite = false;
+    guint8 *out;
+    gsize out_len = 0;
+
+    if (!proxy->ops.rewrite) {
+        side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+        return;
+    }
+    if (kt_rpc_define_args_decode(data, f, &xml, &xml_len, &flags, &err) &&
+        proxy->ops.rewrite(proxy->ops.data, xml, xml_len, &rewrite, &new_xml, &new_len,
+                           &uuid, &err)) {
+        if (!rewrite) {
+            side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+            return;
+        }
+        out = kt_rpc_define_args_replace(data, f, new_xml, new_len, &out_len, &err);
+        if (out) {
+            KtProxyPendingKind kind = KT_PROXY_PENDING_DEFINE;
+
+            if (f->hdr.proc == KT_RPC_PROC_DOMAIN_CREATE_XML ||
+                f->hdr.proc == KT_RPC_PROC_DOMAIN_CREATE_XML_WITH_FILES)
+                kind = KT_PROXY_PENDING_CREATE;
+            pending_add(c, f->hdr.serial, kind, f->hdr.proc, uuid);
+            g_free(data);
+            side_enqueue(&c->upstream, out, out_len, fds, f->nfds);
+            return;
+        }
+        /* the booking is pending and will never be sent */
+        if (proxy->ops.resolved)
+            proxy->ops.resolved(proxy->ops.data, KT_PROXY_PENDING_DEFINE, uuid, false);
+    }
+    g_message("conn %u (uid %u pid %d): refused procedure %d serial %u: %s", c->id,
+              (guint)c->uid, (int)c->pid, f->hdr.proc, f->hdr.serial, err->message);
+    reply_error(c, &f->hdr, err);
+    close_fds(fds, f->nfds);
+    g_free(data);
+}
+
+static void
+client_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
+{
+    if (kt_rpc_frame_is_define(f)) {
+        client_define(c, data, f, fds);
+        return;
+    }
+    if (kt_rpc_frame_is_undefine(f)) {
+        g_autofree char *uuid = NULL;
+
+        /* undecodable: libvirtd will refuse it, nothing to release */
+        if (kt_rpc_dom_decode(data, f, NULL, &uuid, NULL))
+            pending_add(c, f->hdr.serial, KT_PROXY_PENDING_UNDEFINE, f->hdr.proc, uuid);
+    } else if (f->hdr.prog == KT_RPC_PROG_REMOTE && f->hdr.type == KT_RPC_CALL &&
+               f->hdr.proc == KT_RPC_PROC_CONNECT_OPEN) {
+        c->open_seen = true;
+        c->open_serial = f->hdr.serial;
+    }
+    side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+}
+
+static void
+send_identity(Conn *c)
+{
+    g_autofree char *user = NULL;
+    g_autofree char *group = NULL;
+    struct passwd pw;
+    struct passwd *pwp = NULL;
+    struct group gr;
+    struct group *grp = NULL;
+    g_autofree char *buf = g_malloc(16384);
+    gsize len = 0;
+    guint8 *call;
+
+    if (getpwuid_r(c->uid, &pw, buf, 16384, &pwp) == 0 && pwp)
+        user = g_strdup(pw.pw_name);
+    if (getgrgid_r(c->gid, &gr, buf, 16384, &grp) == 0 && grp)
+        group = g_strdup(gr.gr_name);
+    /* the CONNECT_OPEN serial is answered and the client's counter has moved
+     * past it, so reusing it cannot collide with the client's calls */
+    c->identity_serial = c->open_serial;
+    call = kt_rpc_set_identity_encode(c->identity_serial, c->uid, c->gid, c->pid,
+                                      user, group, &len);
+    side_enqueue(&c->upstream, call, len, NULL, 0);
+    /* hold the client's next calls until libvirtd has the identity */
+    c->identity_wait = true;
+}
+
+static void
+upstream_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
+{
+    KtProxy *proxy = c->proxy;
+    bool is_reply = f->hdr.type == KT_RPC_REPLY || f->hdr.type == KT_RPC_REPLY_WITH_FDS;
+    Pending *pd;
+
+    if (!is_reply || f->hdr.prog != KT_RPC_PROG_REMOTE) {
+        side_enqueue(&c->client, data, f->len, fds, f->nfds);
+        return;
+    }
+    if (c->identity_wait && f->hdr.serial == c->identity_serial &&
+        f->hdr.proc == KT_RPC_PROC_CONNECT_SET_IDENTITY) {
+        int state = f->hdr.status == KT_RPC_OK ? 1 : 0;
+
+        if (state != proxy->identity_state) {
+            g_autofree char *msg = NULL;
+            int code = 0;
+            int domain = 0;
+
+            if (state == 0)
+                kt_rpc_error_decode(data, f, &code, &domain, &msg, NULL);
+            g_message("libvirtd %s CONNECT_SET_IDENTITY%s%s", state ? "accepts" : "refuses",
+                      msg ? ": " : "", msg ? msg : "");
+        }
+        proxy->identity_state = state;
+        c->identity_wait = false;
+        close_fds(fds, f->nfds);
+        g_free(data);
+        return;
+    }
+    pd = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(f->hdr.serial));
+    if (pd && pd->proc == f->hdr.proc) {
+        g_autofree char *uuid = g_strdup(pd->uuid);
+        KtProxyPendingKind kind = pd->kind;
+
+        g_hash_table_remove(c->pending, GUINT_TO_POINTER(f->hdr.serial));
+        uuid_unref(proxy, uuid);
+        if (proxy->ops.resolved)
+            proxy->ops.resolved(proxy->ops.data, kind, uuid, f->hdr.status == KT_RPC_OK);
+    }
+    side_enqueue(&c->client, data, f->len, fds, f->nfds);
+    if (proxy->config.set_identity && c->open_seen && f->hdr.serial == c->open_serial &&
+        f->hdr.proc == KT_RPC_PROC_CONNECT_OPEN && f->hdr.status == KT_RPC_OK) {
+        c->open_seen = false;
+        send_identity(c);
+    }
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void
+reader_reset(Side *s)
+{
+    s->len_got = 0;
+    s->frame = NULL;
+    s->frame_len = 0;
+    s->frame_cap = 0;
+    s->frame_got = 0;
+    s->want_fds = false;
+    s->fds_got = 0;
+}
+
+static bool
+frame_complete(Side *s)
+{
+    Conn *c = s->conn;
+    guint8 *data = s->frame;
+    KtRpcFrame f = s->info;
+    int fds[KT_RPC_NUM_FDS_MAX];
+
+    memcpy(fds, s->fds, s->fds_got * sizeof(int));
+    reader_reset(s);
+    if (s == &c->client)
+        client_frame(c, data, &f, fds);
+    else
+        upstream_frame(c, data, &f, fds);
+    return true;
+}
+
+static bool
+recv_fd(Side *s)
+{
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = { 0 };
+    struct cmsghdr *cmsg;
+    ssize_t n;
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return false;   /* caller looks at errno (n == 0: errno 0) */
+    cmsg = CMSG_FIRSTHDR(&msg);
+    if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+        cmsg->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC)) {
+        errno = EPROTO;
+        return false;
+    }
+    memcpy(&s->fds[s->fds_got++], CMSG_DATA(cmsg), sizeof(int));
+    return true;
+}
+
+/* Reads what is there, up to the budget; false: close the connection. */
+static bool
+side_read(Side *s, bool ignore_pressure)
+{
+    Conn *c = s->conn;
+    Side *other = s == &c->client ? &c->upstream : &c->client;
+    gsize budget = READ_BUDGET;
+    g_autoptr(GError) err = NULL;
+
+    while (budget > 0 && !s->eof) {
+        ssize_t n;
+
+        if (!ignore_pressure && other->out_bytes >= KT_PROXY_QUEUE_HIGH)
+            break;
+        if (s == &c->client && c->identity_wait && s->len_got == 0)
+            break;
+        if (s->len_got < KT_RPC_LEN_SIZE) {
+            n = recv(s->fd, s->lenbuf + s->len_got, KT_RPC_LEN_SIZE - s->len_got,
+                     MSG_DONTWAIT);
+        } else if (s->frame_got < s->frame_len) {
+            gsize want;
+
+            if (s->frame_got == s->frame_cap) {
+                /* grow with the data that really arrives, never by what the
+                 * length word announces */
+                s->frame_cap = MIN(s->frame_cap * 2, (gsize)s->frame_len);
+                s->frame = g_realloc(s->frame, s->frame_cap);
+            }
+            want = MIN(s->frame_cap - s->frame_got, (gsize)s->frame_len - s->frame_got);
+            n = recv(s->fd, s->frame + s->frame_got, want, MSG_DONTWAIT);
+        } else {
+            errno = 0;
+            if (!recv_fd(s)) {
+                if (errno == EAGAIN || errno == EINTR)
+                    break;
+                g_message("conn %u: %s: %s while receiving FD %u of %u", c->id, s->name,
+                          errno ? g_strerror(errno) : "end of file", s->fds_got + 1,
+                          s->info.nfds);
+                return false;
+            }
+            if (s->fds_got == s->info.nfds && !frame_complete(s))
+                return false;
+            continue;
+        }
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            g_message("conn %u: read from %s: %s", c->id, s->name, g_strerror(errno));
+            return false;
+        }
+        if (n == 0) {
+            if (s->len_got > 0 || s->frame_got > 0)
+                g_message("conn %u: %s closed in the middle of a frame", c->id, s->name);
+            s->eof = true;
+            /* nothing queued for a closed peer can be delivered */
+            while (s->out.length > 0)
+                out_msg_free(g_queue_pop_head(&s->out));
+            s->out_bytes = 0;
+            return true;
+        }
+        budget -= MIN(budget, (gsize)n);
+
+        if (s->len_got < KT_RPC_LEN_SIZE) {
+            s->len_got += (gsize)n;
+            if (s->len_got < KT_RPC_LEN_SIZE)
+                continue;
+            if (!kt_rpc_frame_length(s->lenbuf, KT_RPC_LEN_SIZE, &s->frame_len, &err)) {
+                g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
+                return false;
+            }
+            s->frame_cap = MIN((gsize)FRAME_INITIAL_CAP, (gsize)s->frame_len);
+            s->frame = g_malloc(s->frame_cap);
+            memcpy(s->frame, s->lenbuf, KT_RPC_LEN_SIZE);
+            s->frame_got = KT_RPC_LEN_SIZE;
+            continue;
+        }
+        s->frame_got += (gsize)n;
+        if (s->frame_got < s->frame_len)
+            continue;
+        if (!kt_rpc_frame_parse(s->frame, s->frame_len, &s->info, &err)) {
+            g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
+            return false;
+        }
+        if (s->info.nfds > 0) {
+            s->want_fds = true;
+            continue;      /* the FDs follow, one recvmsg each */
+        }
+        if (!frame_complete(s))
+            return false;
+    }
+    return true;
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+static void
+side_update_watch(Side *s, GIOCondition want)
+{
+    if (!s->tag)
+        return;
+    if (s->eof && !(want & G_IO_OUT)) {
+        /* a hung-up socket keeps polling POLLHUP: stop watching it */
+        g_source_remove_unix_fd((GSource *)s->conn->source, s->tag);
+        s->tag = NULL;
+        return;
+    }
+    if (want != s->cond) {
+        g_source_modify_unix_fd((GSource *)s->conn->source, s->tag, want);
+        s->cond = want;
+    }
+}
+
+static void
+conn_update_watches(Conn *c)
+{
+    GIOCondition cw = 0;
+    GIOCondition uw = 0;
+
+    if (!c->client.eof && c->upstream.out_bytes < KT_PROXY_QUEUE_HIGH && !c->identity_wait)
+        cw |= G_IO_IN;
+    if (c->client.out.length > 0)
+        cw |= G_IO_OUT;
+    if (!c->upstream.eof && c->client.out_bytes < KT_PROXY_QUEUE_HIGH)
+        uw |= G_IO_IN;
+    if (c->upstream.out.length > 0)
+        uw |= G_IO_OUT;
+    side_update_watch(&c->client, cw);
+    side_update_watch(&c->upstream, uw);
+}
+
+static bool
+side_io(Side *s, GIOCondition revents)
+{
+    if (revents & G_IO_OUT) {
+        if (!side_flush(s))
+            return false;
+    }
+    if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+        /* HUP/ERR while paused: drain what is left rather than spin */
+        if (!side_read(s, !(revents & G_IO_IN)))
+            return false;
+    }
+    return true;
+}
+
+static gboolean
+conn_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    Conn *c = ((ConnSource *)source)->conn;
+    GIOCondition cr = c->client.tag ? g_source_query_unix_fd(source, c->client.tag) : 0;
+    GIOCondition ur = c->upstream.tag ? g_source_query_unix_fd(source, c->upstream.tag) : 0;
+
+    if (!side_io(&c->upstream, ur)) {
+        conn_close(c, "upstream failed");
+        return G_SOURCE_REMOVE;
+    }
+    if (!side_io(&c->client, cr)) {
+        conn_close(c, "client failed");
+        return G_SOURCE_REMOVE;
+    }
+    /* what the reads queued goes out now, without another wakeup */
+    if (!side_flush(&c->upstream)) {
+        conn_close(c, "upstream failed");
+        return G_SOURCE_REMOVE;
+    }
+    if (!side_flush(&c->client)) {
+        conn_close(c, "client failed");
+        return G_SOURCE_REMOVE;
+    }
+    if (c->client.eof) {
+        conn_close(c, "client disconnected");
+        return G_SOURCE_REMOVE;
+    }
+    if (c->upstream.eof && c->client.out.length == 0) {
+        conn_close(c, "libvirtd closed the connection");
+        return G_SOURCE_REMOVE;
+    }
+    conn_update_watches(c);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs conn_source_funcs = {
+    .dispatch = conn_dispatch,
+};
+
+static void
+side_clear(Side *s)
+{
+    OutMsg *m;
+
+    while ((m = g_queue_pop_head(&s->out)))
+        out_msg_free(m);
+    s->out_bytes = 0;
+    close_fds(s->fds, s->fds_got);
+    g_free(s->frame);
+    reader_reset(s);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+static void
+conn_close(Conn *c, const char *why)
+{
+    KtProxy *proxy = c->proxy;
+    GHashTableIter iter;
+    gpointer value;
+
+    g_debug("conn %u: closing: %s", c->id, why);
+    proxy->conns = g_list_remove(proxy->conns, c);
+    g_hash_table_iter_init(&iter, c->pending);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        Pending *pd = value;
+
+        uuid_unref(proxy, pd->uuid);
+        if (proxy->ops.lost)
+            proxy->ops.lost(proxy->ops.data, pd->kind, pd->uuid);
+    }
+    g_hash_table_destroy(c->pending);
+    if (c->source) {
+        g_source_destroy((GSource *)c->source);
+        g_source_unref((GSource *)c->source);
+    }
+    side_clear(&c->client);
+    side_clear(&c->upstream);
+    g_free(c);
+}
+
+static int
+connect_upstream(const char *path, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
+        return -1;
+    }
+    /* blocking connect: a unix connect completes at once unless libvirtd's
+     * backlog is full, and then waiting is right */
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot connect to libvirtd at %s: %s",
+                    path, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!g_unix_set_fd_nonblocking(fd, TRUE, NULL)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot set O_NONBLOCK");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static gboolean
+proxy_accept(int lfd, GIOCondition cond, gpointer data)
+{
+    KtProxy *proxy = data;
+    g_autoptr(GError) err = NULL;
+    struct ucred cred = { 0 };
+    socklen_t credlen = sizeof(cred);
+    Conn *c;
+    int cfd;
+    int ufd;
+
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            g_warning("accept: %s", g_strerror(errno));
+        return G_SOURCE_CONTINUE;
+    }
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
+        g_warning("SO_PEERCRED: %s", g_strerror(errno));
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    if (proxy->ops.allow_peer &&
+        !proxy->ops.allow_peer(proxy->ops.data, cfd, cred.uid, cred.gid, cred.pid)) {
+        g_message("refused client uid %u gid %u pid %d: not in daemon.allow_uids/allow_gids",
+                  (guint)cred.uid, (guint)cred.gid, (int)cred.pid);
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    ufd = connect_upstream(proxy->config.upstream_path, &err);
+    if (ufd < 0) {
+        g_warning("client pid %d: %s", (int)cred.pid, err->message);
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+
+    c = g_new0(Conn, 1);
+    c->proxy = proxy;
+    c->id = ++proxy->next_id;
+    c->uid = cred.uid;
+    c->gid = cred.gid;
+    c->pid = cred.pid;
+    c->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, pending_free);
+    c->client.conn = c;
+    c->client.name = "client";
+    c->client.fd = cfd;
+    c->upstream.conn = c;
+    c->upstream.name = "libvirtd";
+    c->upstream.fd = ufd;
+    g_queue_init(&c->client.out);
+    g_queue_init(&c->upstream.out);
+    c->source = (ConnSource *)g_source_new(&conn_source_funcs, sizeof(ConnSource));
+    c->source->conn = c;
+    g_source_set_name((GSource *)c->source, "kvmtune proxy connection");
+    c->client.cond = G_IO_IN;
+    c->upstream.cond = G_IO_IN;
+    c->client.tag = g_source_add_unix_fd((GSource *)c->source, cfd, G_IO_IN);
+    c->upstream.tag = g_source_add_unix_fd((GSource *)c->source, ufd, G_IO_IN);
+    g_source_attach((GSource *)c->source, g_main_context_get_thread_default());
+    proxy->conns = g_list_prepend(proxy->conns, c);
+    g_debug("conn %u: client uid %u gid %u pid %d", c->id, (guint)cred.uid,
+            (guint)cred.gid, (int)cred.pid);
+    return G_SOURCE_CONTINUE;
+}
+
+static void
+config_copy(KtProxyConfig *dst, const KtProxyConfig *src)
+{
+    dst->listen_path = g_strdup(src->listen_path);
+    dst->listen_mode = src->listen_mode;
+    dst->listen_group = g_strdup(src->listen_group);
+    dst->upstream_path = g_strdup(src->upstream_path);
+    dst->set_identity = src->set_identity;
+}
+
+static KtProxy *
+proxy_alloc(const KtProxyConfig *config, const KtProxyOps *ops)
+{
+    KtProxy *proxy = g_new0(KtProxy, 1);
+
+    config_copy(&proxy->config, config);
+    proxy->ops = *ops;
+    proxy->listen_fd = -1;
+    proxy->identity_state = -1;
+    proxy->pending_uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return proxy;
+}
+
+KtProxy *
+kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config, const KtProxyOps *ops,
+                     GError **error)
+{
+    KtProxy *proxy = proxy_alloc(config, ops);
+
+    proxy->listen_fd = listen_fd;
+    g_unix_set_fd_nonblocking(listen_fd, TRUE, NULL);
+    proxy->listen_id = g_unix_fd_add(listen_fd, G_IO_IN, proxy_accept, proxy);
+    return proxy;
+}
+
+KtProxy *
+kt_proxy_new(const KtProxyConfig *config, const KtProxyOps *ops, GError **error)
+{
+    g_autoptr(KtProxy) proxy = proxy_alloc(config, ops);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    const char *path = config->listen_path;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s", path);
+        return NULL;
+    }
+    strcpy(addr.sun_path, path);
+    proxy->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (proxy->listen_fd < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
+        return NULL;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot remove %s: %s", path,
+                    g_strerror(errno));
+        return NULL;
+    }
+    if (bind(proxy->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot bind %s: %s", path,
+                    g_strerror(errno));
+        return NULL;
+    }
+    proxy->own_socket = true;
+    if (config->listen_group) {
+        struct group gr;
+        struct group *grp = NULL;
+        g_autofree char *buf = g_malloc(16384);
+
+        if (getgrnam_r(config->listen_group, &gr, buf, 16384, &grp) == 0 && grp) {
+            if (chown(path, (uid_t)-1, gr.gr_gid) < 0)
+                g_warning("cannot give %s to group %s: %s", path, config->listen_group,
+                          g_strerror(errno));
+        } else {
+            g_message("group %s does not exist; %s keeps the daemon's group",
+                      config->listen_group, path);
+        }
+    }
+    if (chmod(path, config->listen_mode) < 0 || listen(proxy->listen_fd, 128) < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot listen on %s: %s", path,
+                    g_strerror(errno));
+        return NULL;
+    }
+    proxy->listen_id = g_unix_fd_add(proxy->listen_fd, G_IO_IN, proxy_accept, proxy);
+    return g_steal_pointer(&proxy);
+}
+
+void
+kt_proxy_free(KtProxy *proxy)
+{
+    if (!proxy)
+        return;
+    while (proxy->conns)
+        conn_close(proxy->conns->data, "shutting down");
+    if (proxy->listen_id)
+        g_source_remove(proxy->listen_id);
+    if (proxy->listen_fd >= 0)
+        close(proxy->listen_fd);
+    if (proxy->own_socket)
+        unlink(proxy->config.listen_path);
+    g_hash_table_destroy(proxy->pending_uuids);
+    g_free(proxy->config.listen_path);
+    g_free(proxy->config.listen_group);
+    g_free(proxy->config.upstream_path);
+    g_free(proxy);
+}
+
+guint
+kt_proxy_client_count(KtProxy *proxy)
+{
+    return g_list_length(proxy->conns);
+}
+
+guint
+kt_proxy_pending_count(KtProxy *proxy)
+{
+    GList *l;
+    guint n = 0;
+
+    for (l = proxy->conns; l; l = l->next)
+        n += g_hash_table_size(((Conn *)l->data)->pending);
+    return n;
+}
+
+bool
+kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid)
+{
+    return g_hash_table_contains(proxy->pending_uuids, uuid);
+}
+
+GPtrArray *
+kt_proxy_pending_uuids(KtProxy *proxy)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter iter;
+    gpointer key;
+
+    g_hash_table_iter_init(&iter, proxy->pending_uuids);
+    while (g_hash_table_iter_next(&iter, &key, NULL))
+        g_ptr_array_add(out, g_strdup(key));
+    return out;
+}
+
+int
+kt_proxy_identity_state(KtProxy *proxy)
+{
+    return proxy->identity_state;
+}
