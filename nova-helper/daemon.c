@@ -49,6 +49,7 @@ struct _KtDaemon {
     KtInventory *inv;
     KtEngine *engine;
 #endif
+    bool engine_new;         /* made by the last load_config: rebuild it */
     GArray *allow_uids;
     GArray *allow_gids;
     bool ledger_ready;
@@ -648,13 +649,17 @@ load_config(KtDaemon *d, GError **error)
         return FALSE;
     if (!(inv = kt_inventory_load(d->opts.sysroot, error)))
         return FALSE;
-    if (d->engine)
-        kt_engine_free(d->engine);
+    if (d->engine) {
+        /* bookings stay; only future decisions use the new policy */
+        kt_engine_set_policy(d->engine, inv, policy);
+    } else {
+        d->engine = kt_engine_new(inv, policy);
+        d->engine_new = true;
+    }
     kt_inventory_free(d->inv);
     kt_policy_free(d->policy);
     d->policy = g_steal_pointer(&policy);
     d->inv = g_steal_pointer(&inv);
-    d->engine = kt_engine_new(d->inv, d->policy);
     g_clear_pointer(&d->allow_uids, g_array_unref);
     g_clear_pointer(&d->allow_gids, g_array_unref);
     if (d->policy->allow_uids)
@@ -684,11 +689,15 @@ on_sighup(gpointer data)
         kt_daemon_notify("READY=1");
         return G_SOURCE_CONTINUE;
     }
-    /* the new engine starts empty: rebuild it from libvirt */
-    d->ledger_ready = false;
-    mark_orphans(d);
-    if (kt_monitor_connected(d->monitor))
-        on_connected(d);
+    if (d->engine_new) {
+        /* a first policy: the new engine starts empty, rebuild it */
+        d->engine_new = false;
+        d->ledger_ready = false;
+        if (kt_monitor_connected(d->monitor))
+            on_connected(d);
+    } else {
+        kt_daemon_notify("READY=1");
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -744,6 +753,7 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
 
     if (!load_config(d, error))
         return NULL;
+    d->engine_new = false;      /* the first rebuild follows the connect */
 
     pops.data = d;
     pcfg.listen_path = d->opts.listen_path;
