@@ -52,4 +52,21 @@ char *kt_engine_explain(KtEngine *engine, const char *xml, gsize len, GError **e
 char *kt_engine_status_text(KtEngine *engine);
 char *kt_engine_status_json(KtEngine *engine);
 
+/* Counters since the engine was made (status, metrics). */
+typedef struct {
+    guint64 rewrites;       /* REWRITE verdicts */
+    guint64 reused;         /* ... that kept an existing booking */
+    guint64 passes;         /* PASS verdicts */
+    guint64 refusals;       /* FALSE returns of kt_engine_rewrite */
+    guint64 fallbacks;      /* best-effort parts that fell back */
+} KtEngineCounters;
+
+const KtEngineCounters *kt_engine_counters(const KtEngine *engine);
+/* The bookings, read-only (tests, simulate). */
+struct _KtLedger;
+const struct _KtLedger *kt_engine_ledger(const KtEngine *engine);
+/* After a SIGHUP reload: decide with the new objects from now on; bookings
+ * stay as they are (running domains are not moved). */
+void kt_engine_set_policy(KtEngine *engine, const KtInventory *inv, const KtPolicy *policy);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtEngine, kt_engine_free)
