@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <numa.h>
 #include <pci/pci.h>
 #include <setjmp.h>
@@ -1259,9 +1258,9 @@ kt_inventory_check_libnuma(const KtInventory *inv, GPtrArray *mismatches, GError
 static bool
 is_live_root(const char *sysroot)
 {
-    char real[PATH_MAX];
+    g_autofree char *real = realpath(sysroot, NULL);
 
-    return realpath(sysroot, real) && strcmp(real, "/") == 0;
+    return real && strcmp(real, "/") == 0;
 }
 
 KtInventory *
