@@ -6,12 +6,9 @@
 #include <string.h>
 
 #include "commands.h"
-#include "control.h"
 #include "kt-error.h"
 #include "pve-hook.h"
 #include "pve-vm.h"
-
-#define NOTIFY_TIMEOUT_MS 2000
 
 typedef struct {
     char *pve_root;
@@ -21,7 +18,6 @@ typedef struct {
     char *policy;
     char *sysroot;
     char *proc_root;
-    char *control;
     gboolean dry_run;
     gboolean print;
     gboolean help;
@@ -37,7 +33,6 @@ pve_options_clear(PveOptions *o)
     g_free(o->policy);
     g_free(o->sysroot);
     g_free(o->proc_root);
-    g_free(o->control);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PveOptions, pve_options_clear)
 
@@ -57,11 +52,6 @@ static const char common_help[] =
     "                    ($KVMTUNE_POLICY).\n"
     "  --sysroot DIR     root of the sysfs tree describing the host.  Default /\n"
     "                    ($KVMTUNE_SYSROOT).\n"
-    "  --control PATH    kvmtuned's control socket; when it exists, pre-start and\n"
-    "                    post-stop notify the daemon (events pve-start, pve-stop)\n"
-    "                    so its log shows Proxmox VMs.  Bookings stay in the state\n"
-    "                    directory.  Default /run/kvmtune/control\n"
-    "                    ($KVMTUNE_CONTROL).\n"
     "  --lock-dir DIR    Proxmox's VM config locks (pve-apply only).  Default\n"
     "                    /var/lock/qemu-server ($KVMTUNE_LOCK_DIR).\n"
     "  --proc-root DIR   procfs.  Default /proc ($KVMTUNE_PROC_ROOT).\n"
@@ -143,7 +133,6 @@ parse_options(int *argc, char ***argv, PveOptions *o, bool apply, const char *he
         { "policy", 0, 0, G_OPTION_ARG_FILENAME, &o->policy, NULL, NULL },
         { "sysroot", 0, 0, G_OPTION_ARG_FILENAME, &o->sysroot, NULL, NULL },
         { "proc-root", 0, 0, G_OPTION_ARG_FILENAME, &o->proc_root, NULL, NULL },
-        { "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control, NULL, NULL },
         { "help", 'h', 0, G_OPTION_ARG_NONE, &o->help, NULL, NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -175,7 +164,6 @@ parse_options(int *argc, char ***argv, PveOptions *o, bool apply, const char *he
     env_default(&o->policy, "KVMTUNE_POLICY", KT_SYSCONFDIR "/kvmtune/policy.yaml");
     env_default(&o->sysroot, "KVMTUNE_SYSROOT", "/");
     env_default(&o->proc_root, "KVMTUNE_PROC_ROOT", "/proc");
-    env_default(&o->control, "KVMTUNE_CONTROL", KT_CONTROL_DEFAULT_PATH);
     return -1;
 }
 
@@ -216,24 +204,6 @@ exit_status(const GError *err)
     return KT_EXIT_FAILURE;
 }
 
-/* Best effort: kvmtuned logs it; nothing depends on the answer. */
-static void
-notify_daemon(const char *control, guint vmid, const char *event)
-{
-    g_autoptr(GVariant) reply = NULL;
-    g_autofree char *name = NULL;
-    GVariantBuilder b;
-
-    if (!g_file_test(control, G_FILE_TEST_EXISTS))
-        return;
-    name = kt_pve_vm_booking_id(vmid);
-    g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-    g_variant_builder_add(&b, "{sv}", "op", g_variant_new_string("notify"));
-    g_variant_builder_add(&b, "{sv}", "event", g_variant_new_string(event));
-    g_variant_builder_add(&b, "{sv}", "name", g_variant_new_string(name));
-    reply = kt_control_call(control, g_variant_builder_end(&b), NOTIFY_TIMEOUT_MS, NULL);
-}
-
 int
 kt_cmd_pve_hook(int argc, char **argv)
 {
@@ -269,10 +239,6 @@ kt_cmd_pve_hook(int argc, char **argv)
         return exit_status(err);
     }
     printf("kvmtune: %s\n", message);
-    if (phase == KT_PVE_PHASE_PRE_START)
-        notify_daemon(o.control, vmid, "pve-start");
-    else if (phase == KT_PVE_PHASE_POST_STOP)
-        notify_daemon(o.control, vmid, "pve-stop");
     return KT_EXIT_OK;
 }
 

@@ -205,8 +205,8 @@ place_vm(const KtPveEnv *env, const VmContext *ctx, GHashTable *others,
     req = kt_pve_vm_to_request(ctx->vm, keep);
     pl = kt_allocator_place(inv, ctx->policy, ledger, req, ctx->profile, NULL, &err);
     if (!pl) {
-        g_set_error(error, KT_ERROR, err->code, "VM %u (%s), profile %s: %s",
-                    ctx->vm->vmid, ctx->vm->name, ctx->profile->name, err->message);
+        g_set_error(error, KT_ERROR, err->code, "VM %u (%s): %s",
+                    ctx->vm->vmid, ctx->vm->name, err->message);
         return NULL;
     }
     if (ret_inv)

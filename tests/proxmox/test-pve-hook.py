@@ -131,8 +131,7 @@ class Host:
 
     def options(self):
         return ["--pve-root", self.pve, "--run-dir", self.run, "--state-dir", self.state,
-                "--lock-dir", self.lock, "--policy", self.policy, "--sysroot", self.sysroot,
-                "--control", os.path.join(self.root, "no-daemon")]
+                "--lock-dir", self.lock, "--policy", self.policy, "--sysroot", self.sysroot]
 
     def kvmtune(self, *args):
         cmd = [KVMTUNE, args[0]] + self.options() + list(args[1:])
@@ -436,8 +435,7 @@ def test_hookscript(tmp):
     host.write_conf(140, DB_CONF.replace("{vmid}", "140"))
     env = dict(os.environ, KVMTUNE_BIN=KVMTUNE, KVMTUNE_PVE_ROOT=host.pve,
                KVMTUNE_RUN_DIR=host.run, KVMTUNE_PVE_STATE_DIR=host.state,
-               KVMTUNE_POLICY=host.policy, KVMTUNE_SYSROOT="/",
-               KVMTUNE_CONTROL=os.path.join(host.root, "no-daemon"))
+               KVMTUNE_POLICY=host.policy, KVMTUNE_SYSROOT="/")
     r = subprocess.run(["/bin/sh", HOOKSCRIPT, "140", "pre-start"], env=env,
                        capture_output=True, text=True, timeout=60)
     tap(r.returncode == 0 and list(host.bookings()) == ["140.xml"],
