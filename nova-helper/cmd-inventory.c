@@ -4,11 +4,14 @@
 
 #include "commands.h"
 #include "inventory.h"
+#include "policy.h"
+
+#define DEFAULT_POLICY KT_SYSCONFDIR "/kvmtune/policy.yaml"
 
 static void
 usage(FILE *out)
 {
-    fputs("Usage: kvmtune inventory [--sysroot DIR] [--json]\n"
+    fputs("Usage: kvmtune inventory [--sysroot DIR] [--json] [--policy FILE]\n"
           "\n"
           "Show the host as the allocator sees it: NUMA nodes with their CPUs,\n"
           "SMT cores, memory and hugepage pools; isolated and nohz_full CPUs;\n"
@@ -24,6 +27,11 @@ usage(FILE *out)
           "  --json          print the stable JSON document instead of the table;\n"
           "                  its schema is in nova-helper/README.md (\"Inventory\n"
           "                  JSON schema\").  Warnings also go to stderr.\n"
+          "  --policy FILE   name each SR-IOV PF's physnet from this policy's\n"
+          "                  host.sriov list in the table.  Default: "
+          DEFAULT_POLICY "\n"
+          "                  when it exists (a broken default policy is only a\n"
+          "                  warning here; a broken --policy is an error).\n"
           "  -h, --help      this text\n"
           "\n"
           "Reading is strict where the allocator books numbers (CPU lists, node\n"
@@ -43,6 +51,35 @@ usage(FILE *out)
           out);
 }
 
+/* PF address -> physnet from the policy's host.sriov.  An explicit @path
+ * must load; the default one is optional.  FALSE only for a bad @path. */
+static gboolean
+load_physnets(const char *path, GHashTable **ret)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtPolicy) policy = NULL;
+    GHashTable *map;
+    guint i;
+
+    if (!path && !g_file_test(DEFAULT_POLICY, G_FILE_TEST_EXISTS))
+        return TRUE;
+    policy = kt_policy_load(path ? path : DEFAULT_POLICY, &err);
+    if (!policy) {
+        fprintf(stderr, "kvmtune inventory: %s%s\n", err->message,
+                path ? "" : "; physnets not shown");
+        return path == NULL;
+    }
+    map = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (i = 0; i < policy->sriov_pfs->len; i++) {
+        const KtPolicySriovPf *pf = g_ptr_array_index(policy->sriov_pfs, i);
+
+        if (pf->pf && pf->physnet)
+            g_hash_table_replace(map, g_strdup(pf->pf), g_strdup(pf->physnet));
+    }
+    *ret = map;
+    return TRUE;
+}
+
 int
 kt_cmd_inventory(int argc, char **argv)
 {
@@ -50,6 +87,8 @@ kt_cmd_inventory(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
     const char *sysroot = "/";
+    const char *policy_path = NULL;
+    g_autoptr(GHashTable) physnets = NULL;
     bool json = false;
     int i;
     guint w;
@@ -68,6 +107,14 @@ kt_cmd_inventory(int argc, char **argv)
                 return KT_EXIT_USAGE;
             }
             sysroot = argv[++i];
+        } else if (strcmp(a, "--policy") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "kvmtune inventory: %s needs a file\n", a);
+                return KT_EXIT_USAGE;
+            }
+            policy_path = argv[++i];
+        } else if (g_str_has_prefix(a, "--policy=")) {
+            policy_path = a + strlen("--policy=");
         } else if (g_str_has_prefix(a, "--sysroot=")) {
             sysroot = a + strlen("--sysroot=");
         } else if (g_str_has_prefix(a, "--sysfs-root=")) {
@@ -83,6 +130,9 @@ kt_cmd_inventory(int argc, char **argv)
         return KT_EXIT_USAGE;
     }
 
+    if (!json && !load_physnets(policy_path, &physnets))
+        return KT_EXIT_USAGE;
+
     inv = kt_inventory_load(sysroot, &err);
     if (!inv) {
         fprintf(stderr, "kvmtune inventory: %s\n", err->message);
@@ -94,7 +144,7 @@ kt_cmd_inventory(int argc, char **argv)
             fprintf(stderr, "kvmtune inventory: warning: %s\n",
                     (char *)g_ptr_array_index(inv->warnings, w));
     } else {
-        text = kt_inventory_format_text(inv);
+        text = kt_inventory_format_text_physnets(inv, physnets);
     }
     fputs(text, stdout);
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_FAILURE;

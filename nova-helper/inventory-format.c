@@ -314,13 +314,14 @@ is_bridge_or_vf(const KtInvPciDev *d)
 }
 
 static void
-text_devices(GString *out, const KtInventory *inv, int node)
+text_devices(GString *out, const KtInventory *inv, int node, GHashTable *physnets)
 {
     guint i, j;
 
     for (i = 0; i < inv->sriov_pfs->len; i++) {
         const KtInvSriovPf *pf = g_ptr_array_index(inv->sriov_pfs, i);
         const KtInvPciDev *d = kt_inventory_find_pci(inv, pf->address);
+        const char *physnet;
         guint vfio = 0;
 
         if (pf->node != node)
@@ -331,10 +332,11 @@ text_devices(GString *out, const KtInventory *inv, int node)
             if (drv && strcmp(drv, "vfio-pci") == 0)
                 vfio++;
         }
-        g_string_append_printf(out, "  SR-IOV PF  %s %s (%s) %s: %u/%u VFs, %u on vfio-pci\n",
+        physnet = physnets ? g_hash_table_lookup(physnets, pf->address) : NULL;
+        g_string_append_printf(out, "  SR-IOV PF  %s %s (%s) %s: %u/%u VFs, %u on vfio-pci%s%s\n",
                                pf->address, or_dash(pf->netdev), or_dash(pf->link_state),
                                or_dash(d ? d->device_name : NULL), pf->numvfs, pf->totalvfs,
-                               vfio);
+                               vfio, physnet ? ", physnet " : "", physnet ? physnet : "");
     }
     for (i = 0; i < inv->mdev_parents->len; i++) {
         const KtInvMdevParent *m = g_ptr_array_index(inv->mdev_parents, i);
@@ -365,6 +367,12 @@ text_devices(GString *out, const KtInventory *inv, int node)
 
 char *
 kt_inventory_format_text(const KtInventory *inv)
+{
+    return kt_inventory_format_text_physnets(inv, NULL);
+}
+
+char *
+kt_inventory_format_text_physnets(const KtInventory *inv, GHashTable *pf_physnets)
 {
     GString *out = g_string_new(NULL);
     g_autofree char *online = kt_cpuset_format(inv->online);
@@ -403,7 +411,7 @@ kt_inventory_format_text(const KtInventory *inv)
                 g_string_append_printf(out, " %u", n->distances[j]);
             g_string_append_c(out, '\n');
         }
-        text_devices(out, inv, (int)n->id);
+        text_devices(out, inv, (int)n->id, pf_physnets);
     }
     for (i = 0; i < inv->pci_devs->len; i++) {
         const KtInvPciDev *d = g_ptr_array_index(inv->pci_devs, i);
@@ -413,7 +421,7 @@ kt_inventory_format_text(const KtInventory *inv)
     }
     if (orphans) {
         g_string_append(out, "\nNo NUMA node\n");
-        text_devices(out, inv, -1);
+        text_devices(out, inv, -1, pf_physnets);
     }
     if (inv->warnings->len) {
         g_string_append_printf(out, "\nWarnings (%u)\n", inv->warnings->len);

@@ -115,6 +115,9 @@ gboolean kt_inventory_check_libnuma(const KtInventory *inv, GPtrArray *mismatche
 
 /* Human table / stable JSON (schema in nova-helper/README.md). Caller frees. */
 char *kt_inventory_format_text(const KtInventory *inv);
+/* The table with each PF's physnet (@pf_physnets: PF address -> physnet,
+ * from the policy's host.sriov; NULL or a missing address: not shown). */
+char *kt_inventory_format_text_physnets(const KtInventory *inv, GHashTable *pf_physnets);
 char *kt_inventory_format_json(const KtInventory *inv);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KtInventory, kt_inventory_free)

@@ -203,6 +203,19 @@ def main():
 
     test_escaping(kvmtune)
 
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as pol:
+        pol.write('host:\n  sriov: [{pf: "0000:98:00.1", physnet: tenant}]\n')
+        pol.flush()
+        rc, out, err = run(kvmtune, "--sysroot", os.path.join(HOSTS, "reference"),
+                           "--policy", pol.name)
+        lines = [ln for ln in out.splitlines() if "SR-IOV PF" in ln]
+        check(rc == 0 and len(lines) == 4 and "physnet tenant" in lines[3]
+              and "physnet" not in lines[0],
+              "--policy: the table names the PF's physnet", out + err)
+    rc, _, err = run(kvmtune, "--sysroot", os.path.join(HOSTS, "reference"),
+                     "--policy", "/nonexistent/policy.yaml")
+    check(rc == 1 and "/nonexistent/policy.yaml" in err, "--policy missing file: exit 1")
+
     rc, out, err = run(kvmtune, "--json")
     try:
         doc = json.loads(out)
