@@ -95,7 +95,7 @@ drop_if_empty(xmlNode *node)
 }
 
 static void
-remove_part(xmlNode *root, Part p)
+remove_part(xmlNode *root, Part p, bool drop)
 {
     xmlNode *n;
 
@@ -106,32 +106,37 @@ remove_part(xmlNode *root, Part p)
         if ((n = kt_xml_child(root, "cputune"))) {
             kt_xml_children_remove(n, "vcpupin");
             kt_xml_children_remove(n, "emulatorpin");
-            drop_if_empty(n);
+            if (drop)
+                drop_if_empty(n);
         }
         break;
     case PART_NUMATUNE:
         if ((n = kt_xml_child(root, "numatune"))) {
             kt_xml_children_remove(n, "memory");
             kt_xml_children_remove(n, "memnode");
-            drop_if_empty(n);
+            if (drop)
+                drop_if_empty(n);
         }
         break;
     case PART_HUGEPAGES:
         if ((n = kt_xml_child(root, "memoryBacking"))) {
             kt_xml_children_remove(n, "hugepages");
-            drop_if_empty(n);
+            if (drop)
+                drop_if_empty(n);
         }
         break;
     case PART_GUEST_NUMA:
         if ((n = kt_xml_child(root, "cpu"))) {
             kt_xml_children_remove(n, "numa");
-            drop_if_empty(n);
+            if (drop)
+                drop_if_empty(n);
         }
         break;
     case PART_CPU_TOPOLOGY:
         if ((n = kt_xml_child(root, "cpu"))) {
             kt_xml_children_remove(n, "topology");
-            drop_if_empty(n);
+            if (drop)
+                drop_if_empty(n);
         }
         break;
     case PART_LAST:
@@ -149,8 +154,11 @@ is_kvmtune_device(xmlNode *dev)
     return name && g_str_has_prefix(name, ALIAS_PREFIX);
 }
 
-void
-kt_domain_strip(KtDomain *dom)
+/* @drop_containers false: leave emptied containers where they are, so
+ * that apply refills them in place (a container Nova put in its own order
+ * must not move on the second apply). */
+static void
+strip(KtDomain *dom, bool drop_containers)
 {
     xmlNode *root = xmlDocGetRootElement(dom->doc);
     xmlNode *node = kt_domain_find_placement(dom);
@@ -167,7 +175,7 @@ kt_domain_strip(KtDomain *dom)
         /* unreadable metadata: we cannot tell what was ours; keep tuning */
         for (p = 0; pl && p < PART_LAST; p++) {
             if (part_written(pl, p) && !kept_has(kept, p))
-                remove_part(root, p);
+                remove_part(root, p, drop_containers);
         }
         kt_xml_node_remove(node);
         if (kt_xml_is_blank(meta))
@@ -179,6 +187,14 @@ kt_domain_strip(KtDomain *dom)
             is_kvmtune_device(c))
             kt_xml_node_remove(c);
     }
+    if (drop_containers)
+        drop_if_empty(devices);
+}
+
+void
+kt_domain_strip(KtDomain *dom)
+{
+    strip(dom, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -562,7 +578,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (!req || !check_placement(pl, req, error))
         return FALSE;
 
-    kt_domain_strip(dom);
+    strip(dom, false);
     kt_request_free(g_steal_pointer(&req));
     req = kt_domain_read_request(dom, error);
     if (!req)
@@ -602,6 +618,11 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (part_written(pl, PART_GUEST_NUMA) && !keep[PART_GUEST_NUMA])
         write_guest_numa(root, pl);
     write_devices(root, pl, req, &report);
+    drop_if_empty(kt_xml_child(root, "cputune"));
+    drop_if_empty(kt_xml_child(root, "numatune"));
+    drop_if_empty(kt_xml_child(root, "memoryBacking"));
+    drop_if_empty(kt_xml_child(root, "cpu"));
+    drop_if_empty(kt_xml_child(root, "devices"));
 
     meta = kt_xml_child_ensure(root, kt_domain_order, "metadata");
     node = kt_placement_to_node(pl, dom->doc, kept->str);

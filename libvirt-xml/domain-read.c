@@ -443,7 +443,8 @@ kt_domain_read_request(KtDomain *dom, GError **error)
     if ((n = kt_xml_child(root, "numatune"))) {
         xmlNode *mem = kt_xml_child(n, "memory");
 
-        req->has_numatune = true;
+        /* an empty <numatune> asks for nothing */
+        req->has_numatune = mem || kt_xml_child(n, "memnode");
         if (mem && !attr_set(mem, "nodeset", &req->numatune_nodeset, error))
             return NULL;
     }

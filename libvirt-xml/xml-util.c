@@ -225,6 +225,8 @@ kt_xml_source_init(KtXmlSource *src, xmlDoc *doc, const char *text, gsize len)
     src->len = len;
     src->quote = '\'';
     src->spans = g_array_sized_new(FALSE, FALSE, sizeof(SpanSlot), 256);
+    src->crlf = memchr(text, '\r', len) && g_strstr_len(text, len, "\r\n");
+    doc->_private = src;
     if (!root)
         return;
 
@@ -387,6 +389,7 @@ append_start_tag(GString *out, const KtXmlSource *src, const xmlNode *node)
 }
 
 static void serialize_nodes(GString *out, const KtXmlSource *src, const xmlNode *first);
+static bool is_blank_text(const xmlNode *n);
 
 static void
 serialize_element(GString *out, const KtXmlSource *src, const xmlNode *node)
@@ -441,6 +444,8 @@ serialize_nodes(GString *out, const KtXmlSource *src, const xmlNode *first)
 
             if (span)
                 g_string_append_len(out, src->text + span->start, span->len);
+            else if (is_blank_text(n))
+                g_string_append(out, (const char *)n->content);  /* may hold raw CR */
             else if (n->content)
                 escape_text(out, (const char *)n->content, false, 0);
             break;
@@ -758,6 +763,30 @@ new_text(xmlDoc *doc, const char *s)
     return xmlNewDocText(doc, BAD_CAST s);
 }
 
+/* A copy of the blank node @ws: its source bytes when it has them (a CR
+ * LF document keeps its CRs), else its content. */
+static xmlNode *
+copy_blank(xmlNode *ws)
+{
+    const KtXmlSource *src = ws->doc ? ws->doc->_private : NULL;
+    const KtXmlSpan *span = src && src->mapped ? node_span(ws) : NULL;
+    g_autofree char *raw = NULL;
+
+    if (span) {
+        raw = g_strndup(src->text + span->start, span->len);
+        return new_text(ws->doc, raw);
+    }
+    return new_text(ws->doc, (const char *)ws->content);
+}
+
+static const char *
+newline(xmlDoc *doc)
+{
+    const KtXmlSource *src = doc ? doc->_private : NULL;
+
+    return src && src->crlf ? "\r\n" : "\n";
+}
+
 /* Puts @node right after @anchor, with a copy of @anchor's indentation. */
 static void
 place_after(xmlNode *anchor, xmlNode *node)
@@ -766,7 +795,7 @@ place_after(xmlNode *anchor, xmlNode *node)
 
     xmlAddNextSibling(anchor, node);
     if (ws)
-        xmlAddPrevSibling(node, new_text(anchor->doc, (const char *)ws->content));
+        xmlAddPrevSibling(node, copy_blank(ws));
 }
 
 /* Puts @node right before @anchor, indented like it. */
@@ -777,7 +806,7 @@ place_before(xmlNode *anchor, xmlNode *node)
 
     xmlAddPrevSibling(anchor, node);
     if (ws)
-        xmlAddNextSibling(node, new_text(anchor->doc, (const char *)ws->content));
+        xmlAddNextSibling(node, copy_blank(ws));
 }
 
 static bool
@@ -808,8 +837,8 @@ place_first(xmlNode *parent, xmlNode *node)
         return;
     }
     unit = indent_unit(parent->doc);
-    open = g_strconcat("\n", pind, unit, NULL);
-    close = g_strconcat("\n", pind, NULL);
+    open = g_strconcat(newline(parent->doc), pind, unit, NULL);
+    close = g_strconcat(newline(parent->doc), pind, NULL);
     xmlAddChild(parent, new_text(parent->doc, open));
     xmlAddChild(parent, node);
     xmlAddChild(parent, new_text(parent->doc, close));
@@ -882,8 +911,8 @@ void
 kt_xml_indent_subtree(xmlNode *node, const char *ind, const char *unit)
 {
     g_autofree char *inner = g_strconcat(ind, unit, NULL);
-    g_autofree char *open = g_strconcat("\n", inner, NULL);
-    g_autofree char *close = g_strconcat("\n", ind, NULL);
+    g_autofree char *open = g_strconcat(newline(node->doc), inner, NULL);
+    g_autofree char *close = g_strconcat(newline(node->doc), ind, NULL);
     xmlNode *c;
     bool any = false;
 

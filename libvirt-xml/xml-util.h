@@ -49,12 +49,15 @@ typedef struct {
     gsize prolog_len;      /* bytes before the root's start tag */
     gsize epilog_start;    /* first byte after the root's end tag */
     char quote;            /* attribute quote the document uses: ' or " */
+    bool crlf;             /* lines end in CR LF: new blanks do too */
     bool mapped;           /* false: map failed, serialise from the tree */
 } KtXmlSource;
 
 /* Builds the map of @doc, parsed from @text/@len.  Never fails: on any
  * mismatch between source and tree it leaves ->mapped false and the
- * serialiser falls back to writing from the tree alone. */
+ * serialiser falls back to writing from the tree alone.  @src must stay
+ * where it is while @doc lives (doc->_private points to it, so the edit
+ * helpers can copy raw blanks and the newline style). */
 void kt_xml_source_init(KtXmlSource *src, xmlDoc *doc, const char *text, gsize len);
 void kt_xml_source_clear(KtXmlSource *src);
 
