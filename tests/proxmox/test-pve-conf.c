@@ -697,6 +697,7 @@ test_pin_plan(void)
     g_assert_cmpstr(text2, ==, "1000:-1:5,7 1001:-1:5,7 1002:0:5 1003:1:7 1004:-1:5,7 1005:-1:5,7 ");
 
     /* A vCPU thread beyond the booking is an error, not a guess. */
+    g_clear_pointer(&pl->vcpu_pins[1], kt_cpuset_free);
     pl->nvcpus = 1;
     g_assert_false(kt_pve_pin_plan(threads, pl, &pins, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_INVALID);

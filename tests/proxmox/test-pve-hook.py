@@ -325,6 +325,48 @@ def test_refusal(tmp):
     tap(r.returncode == 1, "a malformed VMID is a usage error", r.stdout + r.stderr)
 
 
+def test_concurrent_starts(tmp):
+    """Eight VMs start at once and want the one dedicated CPU: the lock on
+    the state directory lets exactly one of them book it."""
+    host = Host(os.path.join(tmp, "race"), LIVE_POLICY)
+    vmids = list(range(200, 208))
+    for v in vmids:
+        host.write_conf(v, DB_CONF.replace("{vmid}", str(v)))
+    procs = [subprocess.Popen([KVMTUNE, "pve-hook"] + host.options() + [str(v), "pre-start"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for v in vmids]
+    codes = [p.wait(timeout=60) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    booked = list(host.bookings())
+    tap(sorted(codes) == [0] + [3] * 7 and len(booked) == 1 and
+        booked[0] == "%d.xml" % vmids[codes.index(0)],
+        "concurrent pre-starts: one VM gets the CPU, seven are refused",
+        repr(codes) + repr(booked))
+
+
+def test_apply_running(tmp):
+    """pve-apply of a running VM writes what it has booked."""
+    host = Host(os.path.join(tmp, "running"), LIVE_POLICY)
+    host.write_conf(150, DB_CONF.replace("{vmid}", "150"))
+    host.write_conf(151, DB_CONF.replace("{vmid}", "151"))
+    r = host.hook(150, "pre-start")
+    booked = host.bookings()
+    r = host.kvmtune("pve-apply", "150")
+    tap(r.returncode == 0 and ("vCPUs 0->%s" % DEDICATED_CPU) in r.stdout and
+        b"affinity: " + BOTH_CPUS.encode() + b"\n" in host.read_conf(150) and
+        host.bookings() == booked,
+        "pve-apply of a running VM writes its own booking, books nothing more",
+        r.stdout + r.stderr)
+    r = host.kvmtune("pve-apply", "151")
+    tap(r.returncode == 3 and "dedicated CPUs" in r.stderr and
+        host.read_conf(151) == DB_CONF.replace("{vmid}", "151").encode(),
+        "pve-apply of a VM that cannot fit next to the running one leaves it alone",
+        r.stdout + r.stderr)
+    host.hook(150, "post-stop")
+
+
 def make_sysroot(root, hp_total, hp_free):
     """A one-node, two-CPU host like this machine, with a 2M hugepage pool
     of which only @hp_free pages are free."""
@@ -457,7 +499,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kt-pve-")
     try:
         for t in (test_live_pinning, test_live_shared_two_vcpus, test_refusal,
-                  test_hugepage_refusal, test_pve_apply, test_hookscript):
+                  test_concurrent_starts, test_hugepage_refusal, test_pve_apply,
+                  test_apply_running, test_hookscript):
             try:
                 t(tmp)
             except Exception as e:   # report, keep going
