@@ -160,9 +160,13 @@ CASES = {
         pins=[70, 71, 72, 73], hugepages_kib=1048576)),
     'engine-db-sriov-port-ref': ('reference', dict(
         uuid=U(8), name='instance-00000008', flavor='db.small', vcpus=4, mem_mib=8192,
-        sriov_vf='0000:98:02.0', nova_ns='1.0')),
+        sriov_vf='0000:98:00.4', nova_ns='1.0')),
     'engine-general-laptop': ('laptop', dict(
         uuid=U(9), name='instance-00000009', flavor='m1.small', vcpus=1, mem_mib=2048)),
+    'engine-db-too-big-ref_FAIL': ('reference', dict(
+        uuid=U(11), name='instance-0000000b', flavor='db.huge', vcpus=60, mem_mib=65536)),
+    'engine-vgpu-none-laptop_FAIL': ('laptop', dict(
+        uuid=U(12), name='instance-0000000c', flavor='vdi.small', vcpus=1, mem_mib=1024)),
     'engine-wide-epyc': ('epyc-4node', dict(
         uuid=U(10), name='instance-0000000a', flavor='wide.16', vcpus=16, mem_mib=16384)),
 }
