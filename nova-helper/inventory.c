@@ -877,43 +877,72 @@ read_pci_numa_node(Loader *l, const char *devdir, const char *addr)
     return (int)v;
 }
 
-/* Everything libpci may fail on (pci_fill_info) happens before anything is
- * allocated here, so a jump out of it leaks nothing. */
+/* vendor, device and class, read strictly here: libpci parses them with
+ * strtol, which would turn a garbled file into id 0 or class 0, and treats
+ * an unreadable one as fatal for the whole scan. */
+static bool
+read_pci_ident(Loader *l, const char *devices, const char *addr, guint16 *ret_vendor,
+               guint16 *ret_device, guint32 *ret_class)
+{
+    static const char *const files[] = { "vendor", "device", "class" };
+    static const guint64 max[] = { 0xffff, 0xffff, 0xffffff };
+    guint64 v[3] = { 0 };
+    gsize i;
+
+    for (i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = g_strconcat(devices, "/", addr, "/", files[i], NULL);
+        g_autoptr(GError) err = NULL;
+
+        if (!read_uint(path, max[i], &v[i], &err)) {
+            warn(l, "%s; PCI device %s not used", err->message, addr);
+            return false;
+        }
+    }
+    *ret_vendor = (guint16)v[0];
+    *ret_device = (guint16)v[1];
+    *ret_class = (guint32)v[2];
+    return true;
+}
+
+/* libpci calls here (pci_fill_info, pci_lookup_name) happen before anything
+ * is allocated, so a jump out of them leaks nothing. */
 static void
 load_pci_dev(Loader *l, struct pci_access *pacc, struct pci_dev *d, const char *devices)
 {
-    char vbuf[256], dbuf[256];
+    char addr[32], vbuf[256], dbuf[256];
     const char *vname, *dname, *group, *driver;
-    g_autofree char *addr = NULL;
     g_autofree char *devdir = NULL;
     g_autofree char *physfn_path = NULL;
     g_autoptr(GError) err = NULL;
+    guint16 vendor = 0, device = 0;
+    guint32 cls = 0;
     KtInvPciDev *dev;
 
-    pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT |
-                     PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER);
-    vname = pci_lookup_name(pacc, vbuf, sizeof(vbuf),
-                            PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
-                            d->vendor_id);
-    dname = pci_lookup_name(pacc, dbuf, sizeof(dbuf),
-                            PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
-                            d->vendor_id, d->device_id);
-    group = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
-    driver = pci_get_string_property(d, PCI_FILL_DRIVER);
-
-    addr = g_strdup_printf("%04x:%02x:%02x.%u", (unsigned)d->domain, d->bus, d->dev, d->func);
+    g_snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%u",
+               (unsigned)d->domain, d->bus, d->dev, d->func);
     if (!kt_sysfs_pci_address_valid(addr)) {
         warn(l, "%s/%s: not a PCI address; skipped", devices, addr);
         return;
     }
-    devdir = g_strconcat(devices, "/", addr, NULL);
+    if (!read_pci_ident(l, devices, addr, &vendor, &device, &cls))
+        return;
+    pci_fill_info(d, PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER);
+    vname = pci_lookup_name(pacc, vbuf, sizeof(vbuf),
+                            PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                            vendor);
+    dname = pci_lookup_name(pacc, dbuf, sizeof(dbuf),
+                            PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                            vendor, device);
+    group = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
+    driver = pci_get_string_property(d, PCI_FILL_DRIVER);
 
+    devdir = g_strconcat(devices, "/", addr, NULL);
     dev = g_new0(KtInvPciDev, 1);
-    dev->address = g_steal_pointer(&addr);
+    dev->address = g_strdup(addr);
     g_ptr_array_add(l->inv->pci_devs, dev);
-    dev->vendor_id = d->vendor_id;
-    dev->device_id = d->device_id;
-    dev->class_code = ((guint32)d->device_class << 8) | d->prog_if;
+    dev->vendor_id = vendor;
+    dev->device_id = device;
+    dev->class_code = cls;
     dev->vendor_name = g_strdup(vname);
     dev->device_name = g_strdup(dname);
     dev->driver = driver && kt_sysfs_name_valid(driver) ? g_strdup(driver) : NULL;

@@ -28,6 +28,7 @@ BROKEN = {
     "broken-bad-cpulist": (2, "node0/cpulist"),
     "broken-dangling-virtfn": (0, "virtfn1"),
     "broken-bad-cmdline": (0, "isolcpus="),
+    "broken-bad-pci-class": (0, "0000:16:00.0/class"),
 }
 
 results = []

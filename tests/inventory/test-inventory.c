@@ -556,6 +556,18 @@ test_broken_bad_cmdline(void)
 }
 
 static void
+test_broken_bad_pci_class(void)
+{
+    g_autoptr(KtInventory) inv = load_ok("broken-bad-pci-class");
+
+    g_assert_null(kt_inventory_find_pci(inv, "0000:16:00.0"));
+    g_assert_nonnull(kt_inventory_find_pci(inv, "0000:16:02.0"));
+    g_assert_nonnull(kt_inventory_find_pf(inv, "0000:17:00.0"));
+    g_assert_cmpuint(inv->pci_devs->len, ==, 4);
+    assert_warning(inv, "0000:16:00.0/class", "'0x08zz00'", "not used", NULL);
+}
+
+static void
 test_missing_root(void)
 {
     g_autoptr(GError) err = NULL;
@@ -738,6 +750,7 @@ main(int argc, char **argv)
     g_test_add_func("/inventory/broken/bad-cpulist", test_broken_bad_cpulist);
     g_test_add_func("/inventory/broken/dangling-virtfn", test_broken_dangling_virtfn);
     g_test_add_func("/inventory/broken/bad-cmdline", test_broken_bad_cmdline);
+    g_test_add_func("/inventory/broken/bad-pci-class", test_broken_bad_pci_class);
     g_test_add_func("/inventory/broken/missing-root", test_missing_root);
     g_test_add_func("/inventory/live/libnuma", test_live_libnuma);
     g_test_add_func("/inventory/parse/numbers", test_parse_numbers);
