@@ -54,12 +54,21 @@ class Tap:
 
 def copy_fixture(dst_parent, host='reference'):
     """A private copy of a committed fixture tree: tests write into it, never
-    into tests/fixtures/."""
+    into tests/fixtures/.  CPU topology (half the files) is left out: the
+    hook never reads it, and the copy is most of a case's time."""
     src = os.path.join(FIXTURES, host)
     if not os.path.isdir(src):
         raise Tap.Skip(f'fixture {src} absent')
     dst = os.path.join(dst_parent, 'root')
-    shutil.copytree(src, dst, symlinks=True)
+    os.makedirs(dst)
+    pack = subprocess.Popen(['tar', '-C', src, '--exclude=./sys/devices/system/cpu',
+                             '--warning=no-file-changed', '-cf', '-', '.'],
+                            stdout=subprocess.PIPE)
+    subprocess.run(['tar', '-C', dst, '-xf', '-'], stdin=pack.stdout, check=True)
+    pack.stdout.close()
+    # 1: a file changed while read (the fixture generator ran): still a copy.
+    if pack.wait() not in (0, 1):
+        raise RuntimeError(f'copying {src} failed')
     return dst
 
 
