@@ -64,16 +64,16 @@ part_written(const KtPlacement *pl, Part p)
 }
 
 static bool
-kept_has(const char *kept, Part p)
+has_word(const char *list, const char *word)
 {
     g_auto(GStrv) words = NULL;
     guint i;
 
-    if (!kept)
+    if (!list)
         return false;
-    words = g_strsplit(kept, " ", -1);
+    words = g_strsplit(list, " ", -1);
     for (i = 0; words[i]; i++) {
-        if (strcmp(words[i], part_names[p]) == 0)
+        if (strcmp(words[i], word) == 0)
             return true;
     }
     return false;
@@ -95,14 +95,18 @@ drop_if_empty(xmlNode *node)
 }
 
 static void
-remove_part(xmlNode *root, Part p, bool drop)
+remove_part(xmlNode *root, Part p, bool drop, const char *created)
 {
     xmlNode *n;
 
     switch (p) {
     case PART_CPU_PINNING:
-        if ((n = kt_xml_child(root, "vcpu")))
+        if ((n = kt_xml_child(root, "vcpu"))) {
             kt_xml_prop_remove(n, "cpuset");
+            /* kvmtune wrote <vcpu>1</vcpu>, libvirt's default, to hold cpuset */
+            if (has_word(created, "vcpu"))
+                kt_xml_node_remove(n);
+        }
         if ((n = kt_xml_child(root, "cputune"))) {
             kt_xml_children_remove(n, "vcpupin");
             kt_xml_children_remove(n, "emulatorpin");
@@ -168,14 +172,15 @@ strip(KtDomain *dom, bool drop_containers)
 
     if (node) {
         g_autofree char *kept = NULL;
-        g_autoptr(KtPlacement) pl = kt_placement_from_node(node, &kept, NULL);
+        g_autofree char *created = NULL;
+        g_autoptr(KtPlacement) pl = kt_placement_from_node(node, &kept, &created, NULL);
         xmlNode *meta = node->parent;
         int p;
 
         /* unreadable metadata: we cannot tell what was ours; keep tuning */
         for (p = 0; pl && p < PART_LAST; p++) {
-            if (part_written(pl, p) && !kept_has(kept, p))
-                remove_part(root, p, drop_containers);
+            if (part_written(pl, p) && !has_word(kept, part_names[p]))
+                remove_part(root, p, drop_containers, created);
         }
         kt_xml_node_remove(node);
         if (kt_xml_is_blank(meta))
@@ -216,7 +221,8 @@ new_child(xmlNode *parent, const char *name)
 }
 
 static void
-write_cpu_pinning(xmlNode *root, const KtPlacement *pl, guint nvcpus)
+write_cpu_pinning(xmlNode *root, const KtPlacement *pl, guint nvcpus,
+                  GString *created)
 {
     g_autoptr(KtCpuset) all = kt_cpuset_new();
     xmlNode *vcpu = kt_xml_child(root, "vcpu");
@@ -233,6 +239,7 @@ write_cpu_pinning(xmlNode *root, const KtPlacement *pl, guint nvcpus)
         if (!vcpu) {
             vcpu = kt_xml_child_insert(root, kt_domain_order, "vcpu");
             xmlNodeAddContent(vcpu, BAD_CAST "1");
+            g_string_append(created, "vcpu");
         }
         {
             g_autofree char *placement = kt_xml_prop(vcpu, "placement");
@@ -567,6 +574,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     xmlNode *root = xmlDocGetRootElement(dom->doc);
     g_autoptr(KtRequest) req = NULL;
     g_autoptr(GString) kept = g_string_new(NULL);
+    g_autoptr(GString) created = g_string_new(NULL);
     KtApplyReport report = { 0 };
     bool keep[PART_LAST] = { false };
     xmlNode *meta;
@@ -609,7 +617,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (part_written(pl, PART_HUGEPAGES) && !keep[PART_HUGEPAGES])
         write_hugepages(root, pl, keep[PART_GUEST_NUMA] ? req->ncpu_cells : pl->ncells);
     if (part_written(pl, PART_CPU_PINNING) && !keep[PART_CPU_PINNING])
-        write_cpu_pinning(root, pl, req->vcpus_max);
+        write_cpu_pinning(root, pl, req->vcpus_max, created);
     if (part_written(pl, PART_NUMATUNE) && !keep[PART_NUMATUNE])
         write_numatune(root, pl, part_written(pl, PART_GUEST_NUMA) &&
                        !keep[PART_GUEST_NUMA]);
@@ -625,7 +633,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     drop_if_empty(kt_xml_child(root, "devices"));
 
     meta = kt_xml_child_ensure(root, kt_domain_order, "metadata");
-    node = kt_placement_to_node(pl, dom->doc, kept->str);
+    node = kt_placement_to_node(pl, dom->doc, kept->str, created->str);
     kt_xml_child_add(meta, NULL, node);
 
     if (ret_report)

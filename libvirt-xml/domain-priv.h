@@ -19,10 +19,13 @@ extern const char *const kt_domain_order[];
 extern const char *const kt_devices_order[];
 
 /* <kvmtune:placement> <-> KtPlacement, on tree nodes.  @kept: the parts of
- * the domain kvmtune left to Nova (a space-separated word list, see
- * README.md), recorded so strip leaves them. */
-xmlNode *kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *kept);
-KtPlacement *kt_placement_from_node(xmlNode *node, char **ret_kept, GError **error);
+ * the domain kvmtune left to Nova; @created: elements kvmtune had to create
+ * beyond its own parts (<vcpu>); space-separated word lists (README.md),
+ * recorded so strip leaves the first and removes the second. */
+xmlNode *kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *kept,
+                              const char *created);
+KtPlacement *kt_placement_from_node(xmlNode *node, char **ret_kept,
+                                    char **ret_created, GError **error);
 
 /* The <kvmtune:placement> element inside <metadata>, or NULL. */
 xmlNode *kt_domain_find_placement(KtDomain *dom);

@@ -433,7 +433,7 @@ kt_domain_read_request(KtDomain *dom, GError **error)
         }
     }
     if ((n = kt_domain_find_placement(dom))) {
-        req->placement = kt_placement_from_node(n, NULL, error);
+        req->placement = kt_placement_from_node(n, NULL, NULL, error);
         if (!req->placement)
             return NULL;
     }

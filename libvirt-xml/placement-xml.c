@@ -129,7 +129,8 @@ add(xmlNode *parent, const char *name)
 }
 
 xmlNode *
-kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *kept)
+kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *kept,
+                     const char *created)
 {
     xmlNode *root = xmlNewDocNode(doc, NULL, BAD_CAST "placement", NULL);
     xmlNs *ns = xmlNewNs(root, BAD_CAST KT_PLACEMENT_NS, BAD_CAST KT_PLACEMENT_NS_PREFIX);
@@ -143,6 +144,8 @@ kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *kept)
         set_str(root, "override", "yes");
     if (kept && *kept)
         set_str(root, "kept", kept);
+    if (created && *created)
+        set_str(root, "created", created);
 
     if (pl->nodes)
         set_set(add(root, "numa"), "nodes", pl->nodes);
@@ -225,7 +228,7 @@ char *
 kt_placement_format_xml(const KtPlacement *pl)
 {
     g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNode *root = kt_placement_to_node(pl, doc, NULL);
+    xmlNode *root = kt_placement_to_node(pl, doc, NULL, NULL);
     KtXmlSource src;
     GString *out;
 
@@ -471,13 +474,15 @@ read_child(KtPlacement *pl, xmlNode *c, GArray *cells, GArray *pages,
 }
 
 KtPlacement *
-kt_placement_from_node(xmlNode *node, char **ret_kept, GError **error)
+kt_placement_from_node(xmlNode *node, char **ret_kept, char **ret_created,
+                       GError **error)
 {
     g_autoptr(KtPlacement) pl = kt_placement_new();
     g_autoptr(GArray) cells = g_array_new(FALSE, TRUE, sizeof(KtPlacementCell));
     g_autoptr(GArray) pages = g_array_new(FALSE, TRUE, sizeof(KtPlacementPages));
     g_autofree char *override = NULL;
     g_autofree char *kept = NULL;
+    g_autofree char *created = NULL;
     xmlNode *c;
     guint i;
     bool ok = true;
@@ -492,7 +497,8 @@ kt_placement_from_node(xmlNode *node, char **ret_kept, GError **error)
     }
     if (!get_str(node, "profile", NULL, false, &pl->profile, error) ||
         !get_str(node, "policy", NULL, false, &pl->policy_hash, error) ||
-        !get_str(node, "kept", NULL, false, &kept, error))
+        !get_str(node, "kept", NULL, false, &kept, error) ||
+        !get_str(node, "created", NULL, false, &created, error))
         return NULL;
     override = kt_xml_prop(node, "override");
     if (override && strcmp(override, "yes") != 0 && strcmp(override, "no") != 0) {
@@ -516,6 +522,8 @@ kt_placement_from_node(xmlNode *node, char **ret_kept, GError **error)
     pl->pages = (KtPlacementPages *)g_array_free(g_steal_pointer(&pages), pl->npages == 0);
     if (ret_kept)
         *ret_kept = g_steal_pointer(&kept);
+    if (ret_created)
+        *ret_created = g_steal_pointer(&created);
     return g_steal_pointer(&pl);
 }
 
@@ -532,5 +540,5 @@ kt_placement_parse_xml(const char *xml, gsize len, GError **error)
     doc = kt_xml_parse(xml, len, error);
     if (!doc)
         return NULL;
-    return kt_placement_from_node(xmlDocGetRootElement(doc), NULL, error);
+    return kt_placement_from_node(xmlDocGetRootElement(doc), NULL, NULL, error);
 }
