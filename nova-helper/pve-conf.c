@@ -241,16 +241,17 @@ kt_pve_conf_get(const KtPveConf *conf, const char *key)
 }
 
 GPtrArray *
-kt_pve_conf_list_keys(const KtPveConf *conf)
+kt_pve_conf_list_keys_in(const KtPveConf *conf, const char *section)
 {
     GPtrArray *keys = g_ptr_array_new();
+    int s = find_section(conf, section);
     guint i, j;
 
-    for (i = 0; i < conf->lines->len; i++) {
+    for (i = 0; s >= 0 && i < conf->lines->len; i++) {
         const Line *l = g_ptr_array_index(conf->lines, i);
         bool seen = false;
 
-        if (l->section != 0 || l->kind != LINE_KEY)
+        if (l->section != (guint)s || l->kind != LINE_KEY)
             continue;
         for (j = 0; j < keys->len && !seen; j++)
             seen = strcmp(g_ptr_array_index(keys, j), l->key) == 0;
@@ -258,6 +259,12 @@ kt_pve_conf_list_keys(const KtPveConf *conf)
             g_ptr_array_add(keys, l->key);
     }
     return keys;
+}
+
+GPtrArray *
+kt_pve_conf_list_keys(const KtPveConf *conf)
+{
+    return kt_pve_conf_list_keys_in(conf, NULL);
 }
 
 GPtrArray *

@@ -36,6 +36,8 @@ const char *kt_pve_conf_get_in(const KtPveConf *conf, const char *section,
 /* Keys of the running config in file order, each once; caller frees the
  * array (the strings belong to @conf). */
 GPtrArray *kt_pve_conf_list_keys(const KtPveConf *conf);
+/* Same for a section (NULL: the running config). */
+GPtrArray *kt_pve_conf_list_keys_in(const KtPveConf *conf, const char *section);
 /* Section names ("PENDING", snapshot names) in file order; caller frees
  * the array (the strings belong to @conf). */
 GPtrArray *kt_pve_conf_list_sections(const KtPveConf *conf);

@@ -69,7 +69,7 @@ load_context(const KtPveEnv *env, guint vmid, VmContext *ctx, GError **error)
         g_set_error(error, KT_ERROR, err->code, "%s: %s", path, err->message);
         return FALSE;
     }
-    if (!(ctx->vm = kt_pve_vm_from_conf(ctx->conf, vmid, error)))
+    if (!(ctx->vm = kt_pve_vm_from_conf_next_start(ctx->conf, vmid, error)))
         return FALSE;
     if (!(ctx->policy = kt_policy_load(env->policy_path, error)))
         return FALSE;
@@ -383,6 +383,38 @@ kt_pve_hook_run(const KtPveEnv *env, guint vmid, KtPvePhase phase,
     return ok;
 }
 
+/* Keys pve-apply writes that [PENDING] sets or deletes too: Proxmox applies
+ * the pending value at the next start, over what pve-apply wrote.  "" when
+ * none; caller frees. */
+static char *
+pending_conflicts(const KtPveConf *conf)
+{
+    static const char *const prefixes[] = { "affinity", "numa", "hugepages", "hostpci" };
+    g_autoptr(GPtrArray) keys = kt_pve_conf_list_keys_in(conf, "PENDING");
+    const char *deleted = kt_pve_conf_get_in(conf, "PENDING", "delete");
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint i;
+    gsize k;
+
+    for (i = 0; i < keys->len; i++) {
+        const char *key = g_ptr_array_index(keys, i);
+
+        for (k = 0; k < G_N_ELEMENTS(prefixes); k++) {
+            if (g_str_has_prefix(key, prefixes[k])) {
+                g_string_append_printf(out, "%s%s", out->len ? ", " : "", key);
+                break;
+            }
+        }
+    }
+    for (k = 0; deleted && k < G_N_ELEMENTS(prefixes); k++) {
+        if (strstr(deleted, prefixes[k])) {
+            g_string_append_printf(out, "%sdelete: %s", out->len ? ", " : "", deleted);
+            break;
+        }
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
 gboolean
 kt_pve_apply(const KtPveEnv *env, guint vmid, bool dry_run, char **ret_config,
              bool *ret_changed, char **ret_message, GError **error)
@@ -397,6 +429,7 @@ kt_pve_apply(const KtPveEnv *env, guint vmid, bool dry_run, char **ret_config,
     g_autofree char *old_text = NULL;
     g_autofree char *new_text = NULL;
     g_autofree char *what = NULL;
+    g_autofree char *conflicts = NULL;
     AUTO_FD int conf_lock = -1;
     AUTO_FD int book_lock = -1;
     gsize new_len = 0;
@@ -447,12 +480,15 @@ kt_pve_apply(const KtPveEnv *env, guint vmid, bool dry_run, char **ret_config,
         return FALSE;
 
     what = describe(pl);
+    conflicts = pending_conflicts(ctx.conf);
     if (ret_message)
-        *ret_message = g_strdup_printf("VM %u (%s): profile %s (%s): %s%s",
+        *ret_message = g_strdup_printf("VM %u (%s): profile %s (%s): %s%s%s%s",
                                        vmid, ctx.vm->name, ctx.profile->name, ctx.reason, what,
                                        !changed ? "; config already up to date" :
                                        dry_run ? "; dry run, config not written" :
-                                       "; config written");
+                                       "; config written",
+                                       conflicts[0] ? "; note: [PENDING] overrides " : "",
+                                       conflicts);
     if (ret_changed)
         *ret_changed = changed;
     if (ret_config)

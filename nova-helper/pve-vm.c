@@ -240,8 +240,77 @@ cmp_numa(gconstpointer a, gconstpointer b)
     return (gint)x->index - (gint)y->index;
 }
 
-KtPveVm *
-kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
+/* The running config, or the one the next start will use. */
+typedef struct {
+    const KtPveConf *conf;
+    bool pending;
+} View;
+
+static bool
+pending_deletes(const KtPveConf *conf, const char *key)
+{
+    const char *list = kt_pve_conf_get_in(conf, "PENDING", "delete");
+    g_auto(GStrv) keys = NULL;
+    guint i;
+
+    if (!list)
+        return false;
+    keys = g_strsplit_set(list, ",;", -1);
+    for (i = 0; keys[i]; i++) {
+        const char *k = g_strstrip(keys[i]);
+
+        if (k[0] == '!')      /* "!key": force delete */
+            k++;
+        if (strcmp(k, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *
+view_get(const View *v, const char *key)
+{
+    const char *value;
+
+    if (v->pending) {
+        if ((value = kt_pve_conf_get_in(v->conf, "PENDING", key)))
+            return value;
+        if (pending_deletes(v->conf, key))
+            return NULL;
+    }
+    return kt_pve_conf_get(v->conf, key);
+}
+
+static GPtrArray *
+view_keys(const View *v)
+{
+    GPtrArray *keys = kt_pve_conf_list_keys(v->conf);
+    g_autoptr(GPtrArray) pending = NULL;
+    guint i, j;
+
+    if (!v->pending)
+        return keys;
+    for (i = 0; i < keys->len;) {
+        if (pending_deletes(v->conf, g_ptr_array_index(keys, i)))
+            g_ptr_array_remove_index(keys, i);
+        else
+            i++;
+    }
+    pending = kt_pve_conf_list_keys_in(v->conf, "PENDING");
+    for (i = 0; i < pending->len; i++) {
+        const char *k = g_ptr_array_index(pending, i);
+        bool seen = strcmp(k, "delete") == 0;
+
+        for (j = 0; j < keys->len && !seen; j++)
+            seen = strcmp(g_ptr_array_index(keys, j), k) == 0;
+        if (!seen)
+            g_ptr_array_add(keys, (gpointer)k);
+    }
+    return keys;
+}
+
+static KtPveVm *
+vm_from_view(const View *view, guint vmid, GError **error)
 {
     g_autoptr(KtPveVm) vm = g_new0(KtPveVm, 1);
     g_autoptr(GPtrArray) keys = NULL;
@@ -257,32 +326,32 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
     vm->hostpci = g_ptr_array_new_with_free_func((GDestroyNotify)kt_pve_hostpci_free);
     vm->tags = g_ptr_array_new_with_free_func(g_free);
 
-    v = kt_pve_conf_get(conf, "name");
+    v = view_get(view, "name");
     vm->name = v ? g_strdup(v) : g_strdup_printf("VM %u", vmid);
 
-    if ((v = kt_pve_conf_get(conf, "smbios1"))) {
+    if ((v = view_get(view, "smbios1"))) {
         g_autofree char *uuid = prop_get(v, "uuid");
 
         if (uuid && g_uuid_string_is_valid(uuid))
             vm->uuid = g_ascii_strdown(uuid, -1);
     }
-    if ((v = kt_pve_conf_get(conf, "sockets"))) {
+    if ((v = view_get(view, "sockets"))) {
         if (!parse_uint(vmid, "sockets", v, 1, MAX_SOCKETS, &n, error))
             return NULL;
         vm->sockets = (guint)n;
     }
-    if ((v = kt_pve_conf_get(conf, "cores"))) {
+    if ((v = view_get(view, "cores"))) {
         if (!parse_uint(vmid, "cores", v, 1, MAX_CORES, &n, error))
             return NULL;
         vm->cores = (guint)n;
     }
     vm->vcpus = kt_pve_vm_max_vcpus(vm);
-    if ((v = kt_pve_conf_get(conf, "vcpus"))) {
+    if ((v = view_get(view, "vcpus"))) {
         if (!parse_uint(vmid, "vcpus", v, 1, kt_pve_vm_max_vcpus(vm), &n, error))
             return NULL;
         vm->vcpus = (guint)n;
     }
-    if ((v = kt_pve_conf_get(conf, "memory"))) {
+    if ((v = view_get(view, "memory"))) {
         /* "4096" or, since PVE 8.1, a property string "current=4096". */
         g_autofree char *current = strchr(v, '=') ? prop_get(v, "current") : g_strdup(v);
 
@@ -290,9 +359,9 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
                         &vm->memory_mib, error))
             return NULL;
     }
-    if ((v = kt_pve_conf_get(conf, "numa")))
+    if ((v = view_get(view, "numa")))
         vm->numa = strcmp(v, "1") == 0;
-    if ((v = kt_pve_conf_get(conf, "hugepages"))) {
+    if ((v = view_get(view, "hugepages"))) {
         if (strcmp(v, "2") == 0) {
             vm->hugepage_kib = 2048;
         } else if (strcmp(v, "1024") == 0) {
@@ -305,7 +374,7 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
             return NULL;
         }
     }
-    if ((v = kt_pve_conf_get(conf, "affinity"))) {
+    if ((v = view_get(view, "affinity"))) {
         g_autoptr(GError) err = NULL;
 
         if (!(vm->affinity = kt_cpuset_parse(v, &err))) {
@@ -314,7 +383,7 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
             return NULL;
         }
     }
-    if ((v = kt_pve_conf_get(conf, "tags"))) {
+    if ((v = view_get(view, "tags"))) {
         g_auto(GStrv) tags = g_strsplit_set(v, ";, ", -1);
 
         for (i = 0; tags[i]; i++) {
@@ -323,7 +392,7 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
         }
     }
 
-    keys = kt_pve_conf_list_keys(conf);
+    keys = view_keys(view);
     for (i = 0; i < keys->len; i++) {
         const char *key = g_ptr_array_index(keys, i);
         guint64 index;
@@ -332,7 +401,7 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
             g_ascii_string_to_unsigned(key + strlen("hostpci"), 10, 0,
                                        KT_PVE_MAX_HOSTPCI - 1, &index, NULL)) {
             g_autoptr(GError) err = NULL;
-            KtPveHostpci *h = kt_pve_hostpci_parse(key, kt_pve_conf_get(conf, key), &err);
+            KtPveHostpci *h = kt_pve_hostpci_parse(key, view_get(view, key), &err);
 
             if (!h) {
                 g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "VM %u: %s", vmid, err->message);
@@ -344,7 +413,7 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
                                               KT_PVE_MAX_NUMA - 1, &index, NULL) &&
                    strcmp(key, "numa") != 0) {
             KtPveNumaCell *c = parse_numa_cell(vmid, key, (guint)index,
-                                               kt_pve_conf_get(conf, key), error);
+                                               view_get(view, key), error);
 
             if (!c)
                 return NULL;
@@ -354,6 +423,22 @@ kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
     g_ptr_array_sort(vm->hostpci, cmp_hostpci);
     g_ptr_array_sort(vm->numa_cells, cmp_numa);
     return g_steal_pointer(&vm);
+}
+
+KtPveVm *
+kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error)
+{
+    View view = { conf, false };
+
+    return vm_from_view(&view, vmid, error);
+}
+
+KtPveVm *
+kt_pve_vm_from_conf_next_start(const KtPveConf *conf, guint vmid, GError **error)
+{
+    View view = { conf, true };
+
+    return vm_from_view(&view, vmid, error);
 }
 
 KtRequest *

@@ -53,6 +53,11 @@ struct _KtPveVm {
 /* Reads the running config of VM @vmid.  NULL + @error (KT_ERROR_INVALID,
  * "VM 101: key 'cores': ...") when a key kvmtune needs is malformed. */
 KtPveVm *kt_pve_vm_from_conf(const KtPveConf *conf, guint vmid, GError **error);
+/* The config the VM's next start will use: Proxmox applies [PENDING]
+ * (its values, and its "delete: key,!key" list) after the pre-start hook
+ * and before QEMU starts, so placement must read it this way. */
+KtPveVm *kt_pve_vm_from_conf_next_start(const KtPveConf *conf, guint vmid,
+                                        GError **error);
 void kt_pve_vm_free(KtPveVm *vm);
 
 /* vCPU slots: sockets * cores (Proxmox's maxcpus). */

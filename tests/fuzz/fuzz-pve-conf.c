@@ -1,5 +1,6 @@
 /* fuzz-pve-conf: any bytes give a config or a GError.  A parsed config
- * formats back to the same bytes, reads as a VM or a GError, and after
+ * formats back to the same bytes, reads as a VM or a GError (running and
+ * next-start views), and after
  * setting a key still round-trips through parse and format. */
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(KtPveConf) conf = NULL;
     g_autoptr(KtPveConf) again = NULL;
     g_autoptr(KtPveVm) vm = NULL;
+    g_autoptr(KtPveVm) next = NULL;
+    g_autoptr(GError) next_err = NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(GError) vm_err = NULL;
     g_autofree char *out = NULL;
@@ -36,6 +39,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vm = kt_pve_vm_from_conf(conf, 100, &vm_err);
     if (!vm && !vm_err)
+        __builtin_trap();
+    next = kt_pve_vm_from_conf_next_start(conf, 100, &next_err);
+    if (!next && !next_err)
         __builtin_trap();
 
     if (!kt_pve_conf_set(conf, "numa", "1", NULL) ||

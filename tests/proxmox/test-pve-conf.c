@@ -402,6 +402,36 @@ test_vm_numa(void)
 }
 
 static void
+test_vm_next_start(void)
+{
+    g_autoptr(KtPveConf) conf = parse_sample("101.conf");
+    g_autoptr(KtPveVm) now = kt_pve_vm_from_conf(conf, 101, NULL);
+    g_autoptr(KtPveVm) next = kt_pve_vm_from_conf_next_start(conf, 101, NULL);
+    const char *text = "cores: 2\nhostpci0: 01:00.0\nhostpci1: 02:00.0\nmemory: 1024\n"
+                       "numa: 1\nnuma0: cpus=0-1,memory=1024\n\n[PENDING]\n"
+                       "delete: !hostpci0;numa0 , numa\nhostpci2: 03:00.0\nsockets: 2\n"
+                       "\n[snap1]\nhostpci5: 05:00.0\n";
+    g_autoptr(KtPveConf) c2 = kt_pve_conf_parse(text, strlen(text), NULL);
+    g_autoptr(KtPveVm) vm2 = kt_pve_vm_from_conf_next_start(c2, 7, NULL);
+    const KtPveHostpci *h;
+
+    /* [PENDING] memory: 65536 is what the next start gets. */
+    g_assert_cmpuint(now->memory_mib, ==, 32768);
+    g_assert_cmpuint(next->memory_mib, ==, 65536);
+    g_assert_cmpuint(next->cores, ==, 8);
+
+    g_assert_nonnull(vm2);
+    g_assert_cmpuint(kt_pve_vm_max_vcpus(vm2), ==, 4);
+    g_assert_false(vm2->numa);
+    g_assert_cmpuint(vm2->numa_cells->len, ==, 0);
+    g_assert_cmpuint(vm2->hostpci->len, ==, 2);
+    h = g_ptr_array_index(vm2->hostpci, 0);
+    g_assert_cmpstr(h->key, ==, "hostpci1");
+    h = g_ptr_array_index(vm2->hostpci, 1);
+    g_assert_cmpstr(h->key, ==, "hostpci2");
+}
+
+static void
 test_vm_defaults_and_errors(void)
 {
     static const struct {
@@ -741,6 +771,7 @@ main(int argc, char **argv)
     g_test_add_func("/pve-vm/db", test_vm_db);
     g_test_add_func("/pve-vm/vdi", test_vm_vdi);
     g_test_add_func("/pve-vm/numa", test_vm_numa);
+    g_test_add_func("/pve-vm/next-start", test_vm_next_start);
     g_test_add_func("/pve-vm/defaults-errors", test_vm_defaults_and_errors);
     g_test_add_func("/pve-vm/hostpci-forms", test_hostpci_forms);
     g_test_add_func("/pve-apply/dedicated", test_apply_dedicated);

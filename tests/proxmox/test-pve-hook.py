@@ -81,7 +81,8 @@ sockets: 1
 tags: kvmtune-pin;prod
 
 [PENDING]
-cores: 4
+delete: ostype
+onboot: 1
 
 [before-upgrade]
 #snapshot comment
@@ -275,6 +276,15 @@ def test_refusal(tmp):
     tap(host.bookings() == before, "refusal leaves the bookings exactly as before",
         repr(host.bookings()))
 
+    # Proxmox applies [PENDING] after pre-start and before QEMU starts: the
+    # placement is for the pending 4 cores, which this host cannot hold.
+    host.write_conf(104, DB_CONF.replace("{vmid}", "104").replace(
+        "onboot: 1\n", "onboot: 1\ncores: 4\n"))
+    r = host.hook(104, "pre-start")
+    tap(r.returncode == 3 and "needs 4 dedicated CPUs" in r.stderr and host.bookings() == before,
+        "pre-start places the config of the next start ([PENDING] applied)",
+        r.stdout + r.stderr)
+
     # Tagged with a profile the policy lacks: a clear error, nothing booked.
     host.write_conf(102, "cores: 1\nmemory: 128\ntags: kvmtune-nosuch\n")
     r = host.hook(102, "pre-start")
@@ -459,6 +469,12 @@ def test_pve_apply(tmp):
     tap(r.returncode == 0 and "nodes 0" in r.stdout, "pre-start after pve-apply",
         r.stdout + r.stderr)
     r = host.hook(130, "post-stop")
+
+    host.write_conf(132, DB_CONF.replace("{vmid}", "132").replace(
+        "onboot: 1\n", "affinity: 0\nonboot: 1\n"))
+    r = host.kvmtune("pve-apply", "132")
+    tap(r.returncode == 0 and "note: [PENDING] overrides affinity" in r.stdout,
+        "pve-apply warns when [PENDING] will override a key it wrote", r.stdout + r.stderr)
 
     host.write_conf(131, "cores: 1\nmemory: 128\nname: plain\n")
     r = host.kvmtune("pve-apply", "131")
