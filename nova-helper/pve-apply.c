@@ -94,16 +94,23 @@ set_numa(KtPveConf *conf, const KtPveVm *vm, const KtPlacement *pl, GError **err
 static gboolean
 set_hugepages(KtPveConf *conf, const KtPveVm *vm, const KtPlacement *pl, GError **error)
 {
+    const char *size;
+
     if (pl->hugepage_kib == 0)
         return TRUE;
-    if (pl->hugepage_kib == 2048)
-        return kt_pve_conf_set(conf, "hugepages", "2", error);
-    if (pl->hugepage_kib == 1048576)
-        return kt_pve_conf_set(conf, "hugepages", "1024", error);
-    g_set_error(error, KT_ERROR, KT_ERROR_UNSUPPORTED,
-                "VM %u: Proxmox has no %" G_GUINT64_FORMAT " KiB hugepages (2 MiB or 1 GiB only)",
-                vm->vmid, pl->hugepage_kib);
-    return FALSE;
+    if (pl->hugepage_kib == 2048) {
+        size = "2";
+    } else if (pl->hugepage_kib == 1048576) {
+        size = "1024";
+    } else {
+        g_set_error(error, KT_ERROR, KT_ERROR_UNSUPPORTED,
+                    "VM %u: Proxmox has no %" G_GUINT64_FORMAT " KiB hugepages (2 MiB or 1 GiB only)",
+                    vm->vmid, pl->hugepage_kib);
+        return FALSE;
+    }
+    /* Proxmox refuses to start a VM with hugepages but without numa. */
+    return kt_pve_conf_set(conf, "hugepages", size, error) &&
+           kt_pve_conf_set(conf, "numa", "1", error);
 }
 
 static const KtPveHostpci *

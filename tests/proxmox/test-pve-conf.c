@@ -646,6 +646,22 @@ test_apply_mdev_existing_slot(void)
 }
 
 static void
+test_apply_pages_need_numa(void)
+{
+    g_autoptr(KtPlacement) pl = kt_placement_new();
+    g_autofree char *out = NULL;
+
+    /* No nodes, no cells: still "numa: 1", or Proxmox refuses the start. */
+    pl->hugepage_kib = 2048;
+    out = apply_sample("103.conf", 103, pl);
+    g_assert_cmpstr(out, ==, "boot: order=scsi0\ncores: 2  \nhugepages: 2\nmemory: 2048\n"
+                             "name: web-07\nnet0: virtio=BC:24:11:0A:0B:0C,bridge=vmbr0\n"
+                             "x-future-option: something proxmox will add later\n"
+                             "numa: 1\nscsi0: ceph-rbd:vm-103-disk-0,size=32G\n"
+                             "this line is not a key and proxmox would only warn\n");
+}
+
+static void
 test_apply_unsupported_pages(void)
 {
     g_autoptr(KtPlacement) pl = kt_placement_new();
@@ -777,6 +793,7 @@ main(int argc, char **argv)
     g_test_add_func("/pve-apply/dedicated", test_apply_dedicated);
     g_test_add_func("/pve-apply/replaces-cells", test_apply_replaces_cells);
     g_test_add_func("/pve-apply/mdev-existing-slot", test_apply_mdev_existing_slot);
+    g_test_add_func("/pve-apply/pages-need-numa", test_apply_pages_need_numa);
     g_test_add_func("/pve-apply/unsupported-pages", test_apply_unsupported_pages);
     g_test_add_func("/pve-pin/plan", test_pin_plan);
     g_test_add_func("/pve-pin/plan-shared-none", test_pin_plan_shared_and_none);
