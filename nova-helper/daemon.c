@@ -55,6 +55,7 @@ struct _KtDaemon {
     bool ledger_ready;
     bool sent_ready;
     bool quitting;
+    int exit_status;
     /* uuid -> expiry: defines the proxy saw committed, whose DEFINED or
      * STARTED event needs no lookup */
     GHashTable *recent;
@@ -371,6 +372,53 @@ retry_rebuild(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* systemd socket activation (sd_listen_fds(3) without libsystemd): the
+ * proxy socket is fd 3 when LISTEN_PID is us. */
+static int
+activated_fd(void)
+{
+    const char *pid = g_getenv("LISTEN_PID");
+    const char *fds = g_getenv("LISTEN_FDS");
+
+    if (!pid || !fds || g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid() ||
+        g_ascii_strtoull(fds, NULL, 10) < 1)
+        return -1;
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    return 3;
+}
+
+static gboolean
+start_proxy(KtDaemon *d, GError **error)
+{
+    KtProxyConfig pcfg = { 0 };
+    KtProxyOps pops = {
+        .rewrite = op_rewrite,
+        .resolved = op_resolved,
+        .lost = op_lost,
+        .allow_peer = op_allow_peer,
+        .data = d,
+    };
+    int fd = activated_fd();
+
+    pcfg.listen_path = d->opts.listen_path;
+    pcfg.listen_mode = d->opts.listen_mode ? d->opts.listen_mode : 0660;
+    pcfg.listen_group = *d->opts.listen_group ? d->opts.listen_group : NULL;
+    pcfg.upstream_path = d->opts.upstream_path;
+    pcfg.set_identity = d->opts.set_identity;
+    if (fd >= 0) {
+        d->proxy = kt_proxy_new_from_fd(fd, &pcfg, &pops, error);
+        g_message("listening on the socket systemd passed (fd %d)", fd);
+    } else {
+        d->proxy = kt_proxy_new(&pcfg, &pops, error);
+        if (d->proxy)
+            g_message("listening on %s (upstream %s)", d->opts.listen_path,
+                      d->opts.upstream_path);
+    }
+    return d->proxy != NULL;
+}
+
 static void
 on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
 {
@@ -395,6 +443,16 @@ on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
     d->ledger_ready = true;
     g_message("ledger rebuilt from %u domains in %.1f ms (%u unusable)", domains->len,
               d->rebuild_ms, d->n_load_errors);
+    if (!d->proxy) {
+        g_autoptr(GError) err = NULL;
+
+        if (!start_proxy(d, &err)) {
+            g_critical("%s", err->message);
+            d->exit_status = 1;
+            g_main_loop_quit(d->loop);
+            return;
+        }
+    }
     kt_daemon_notify(d->sent_ready ? "READY=1\nSTATUS=ledger rebuilt" :
                      "READY=1\nSTATUS=serving");
     d->sent_ready = true;
@@ -723,13 +781,6 @@ KtDaemon *
 kt_daemon_new(const KtDaemonOptions *opts, GError **error)
 {
     g_autoptr(KtDaemon) d = g_new0(KtDaemon, 1);
-    KtProxyConfig pcfg = { 0 };
-    KtProxyOps pops = {
-        .rewrite = op_rewrite,
-        .resolved = op_resolved,
-        .lost = op_lost,
-        .allow_peer = op_allow_peer,
-    };
     KtMonitorOps mops = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -755,14 +806,8 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
         return NULL;
     d->engine_new = false;      /* the first rebuild follows the connect */
 
-    pops.data = d;
-    pcfg.listen_path = d->opts.listen_path;
-    pcfg.listen_mode = d->opts.listen_mode ? d->opts.listen_mode : 0660;
-    pcfg.listen_group = *d->opts.listen_group ? d->opts.listen_group : NULL;
-    pcfg.upstream_path = d->opts.upstream_path;
-    pcfg.set_identity = d->opts.set_identity;
-    if (!(d->proxy = kt_proxy_new(&pcfg, &pops, error)))
-        return NULL;
+    /* the proxy socket is only bound once the ledger is rebuilt, so a
+     * client that waits for it never meets an empty ledger */
     if (!(d->control = kt_control_server_new(d->opts.control_path, 0600, control_handler,
                                              d, error)))
         return NULL;
@@ -774,8 +819,9 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     d->signal_ids[1] = g_unix_signal_add(SIGINT, on_quit, d);
     d->signal_ids[2] = g_unix_signal_add(SIGHUP, on_sighup, d);
     signal(SIGPIPE, SIG_IGN);
-    g_message("listening on %s (upstream %s, control %s, libvirt %s)", d->opts.listen_path,
-              d->opts.upstream_path, d->opts.control_path, d->opts.libvirt_uri);
+    g_message("control socket %s; waiting for libvirt (%s) to rebuild the ledger before "
+              "listening on %s", d->opts.control_path, d->opts.libvirt_uri,
+              d->opts.listen_path);
     return g_steal_pointer(&d);
 }
 
@@ -783,7 +829,7 @@ int
 kt_daemon_run(KtDaemon *d)
 {
     g_main_loop_run(d->loop);
-    return 0;
+    return d->exit_status;
 }
 
 void

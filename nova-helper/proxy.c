@@ -5,6 +5,7 @@
  * FD, never past the frame.  A greedy read() would swallow the 1-byte FD
  * carriers and the kernel would drop their SCM_RIGHTS. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -857,6 +858,7 @@ kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config, const KtProxyOp
     KtProxy *proxy = proxy_alloc(config, ops);
 
     proxy->listen_fd = listen_fd;
+    fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     g_unix_set_fd_nonblocking(listen_fd, TRUE, NULL);
     proxy->listen_id = g_unix_fd_add(listen_fd, G_IO_IN, proxy_accept, proxy);
     return proxy;
@@ -936,7 +938,7 @@ kt_proxy_free(KtProxy *proxy)
 guint
 kt_proxy_client_count(KtProxy *proxy)
 {
-    return g_list_length(proxy->conns);
+    return proxy ? g_list_length(proxy->conns) : 0;
 }
 
 guint
@@ -945,6 +947,8 @@ kt_proxy_pending_count(KtProxy *proxy)
     GList *l;
     guint n = 0;
 
+    if (!proxy)
+        return 0;
     for (l = proxy->conns; l; l = l->next)
         n += g_hash_table_size(((Conn *)l->data)->pending);
     return n;
@@ -953,7 +957,7 @@ kt_proxy_pending_count(KtProxy *proxy)
 bool
 kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid)
 {
-    return g_hash_table_contains(proxy->pending_uuids, uuid);
+    return proxy && g_hash_table_contains(proxy->pending_uuids, uuid);
 }
 
 GPtrArray *
@@ -963,6 +967,8 @@ kt_proxy_pending_uuids(KtProxy *proxy)
     GHashTableIter iter;
     gpointer key;
 
+    if (!proxy)
+        return out;
     g_hash_table_iter_init(&iter, proxy->pending_uuids);
     while (g_hash_table_iter_next(&iter, &key, NULL))
         g_ptr_array_add(out, g_strdup(key));
@@ -972,5 +978,5 @@ kt_proxy_pending_uuids(KtProxy *proxy)
 int
 kt_proxy_identity_state(KtProxy *proxy)
 {
-    return proxy->identity_state;
+    return proxy ? proxy->identity_state : -1;
 }

@@ -62,6 +62,7 @@ void kt_proxy_free(KtProxy *proxy);
 KtProxy *kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config,
                               const KtProxyOps *ops, GError **error);
 
+/* The queries below accept NULL (no proxy yet): 0, false, empty, -1. */
 guint kt_proxy_client_count(KtProxy *proxy);
 /* Operations sent upstream and not answered yet, over all clients. */
 guint kt_proxy_pending_count(KtProxy *proxy);
