@@ -25,6 +25,7 @@
 typedef struct {
     char *root;          /* sysroot without trailing '/'; "" for "/" */
     KtInventory *inv;
+    const KtInventory *previous;  /* reload: names to reuse, or NULL */
 } Loader;
 
 static char *path_of(const Loader *l, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -904,6 +905,26 @@ read_pci_ident(Loader *l, const char *devices, const char *addr, guint16 *ret_ve
     return true;
 }
 
+/* Names @previous found for this vendor:device (either may be NULL: not in
+ * the database then either).  FALSE when @previous never saw the ids. */
+static bool
+previous_names(const KtInventory *previous, guint16 vendor, guint16 device,
+               const char **ret_vname, const char **ret_dname)
+{
+    guint i;
+
+    for (i = 0; previous && i < previous->pci_devs->len; i++) {
+        const KtInvPciDev *p = g_ptr_array_index(previous->pci_devs, i);
+
+        if (p->vendor_id == vendor && p->device_id == device) {
+            *ret_vname = p->vendor_name;
+            *ret_dname = p->device_name;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* libpci calls here (pci_fill_info, pci_lookup_name) happen before anything
  * is allocated, so a jump out of them leaks nothing. */
 static void
@@ -927,12 +948,16 @@ load_pci_dev(Loader *l, struct pci_access *pacc, struct pci_dev *d, const char *
     if (!read_pci_ident(l, devices, addr, &vendor, &device, &cls))
         return;
     pci_fill_info(d, PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER);
-    vname = pci_lookup_name(pacc, vbuf, sizeof(vbuf),
-                            PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
-                            vendor);
-    dname = pci_lookup_name(pacc, dbuf, sizeof(dbuf),
-                            PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
-                            vendor, device);
+    /* The first lookup makes libpci parse all of pci.ids (about 10 ms for
+     * the full database); a reload asks only for ids it has not seen. */
+    if (!previous_names(l->previous, vendor, device, &vname, &dname)) {
+        vname = pci_lookup_name(pacc, vbuf, sizeof(vbuf),
+                                PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                                vendor);
+        dname = pci_lookup_name(pacc, dbuf, sizeof(dbuf),
+                                PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB,
+                                vendor, device);
+    }
     group = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
     driver = pci_get_string_property(d, PCI_FILL_DRIVER);
 
@@ -1292,8 +1317,8 @@ is_live_root(const char *sysroot)
     return real && strcmp(real, "/") == 0;
 }
 
-KtInventory *
-kt_inventory_load(const char *sysroot, GError **error)
+static KtInventory *
+inventory_load(const char *sysroot, const KtInventory *previous, GError **error)
 {
     g_autoptr(KtInventory) inv = NULL;
     Loader l;
@@ -1303,6 +1328,7 @@ kt_inventory_load(const char *sysroot, GError **error)
 
     inv = inventory_new(sysroot);
     l.inv = inv;
+    l.previous = previous;
     l.root = g_strdup(sysroot);
     len = strlen(l.root);
     while (len > 0 && l.root[len - 1] == '/')
@@ -1332,4 +1358,18 @@ kt_inventory_load(const char *sysroot, GError **error)
     }
     g_free(l.root);
     return g_steal_pointer(&inv);
+}
+
+KtInventory *
+kt_inventory_load(const char *sysroot, GError **error)
+{
+    return inventory_load(sysroot, NULL, error);
+}
+
+KtInventory *
+kt_inventory_reload(const KtInventory *previous, GError **error)
+{
+    g_return_val_if_fail(previous, NULL);
+
+    return inventory_load(previous->sysroot, previous, error);
 }

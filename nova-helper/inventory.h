@@ -94,6 +94,11 @@ struct _KtInventory {
 
 /* Reads the host under @sysroot ("/" for the live host). */
 KtInventory *kt_inventory_load(const char *sysroot, GError **error);
+/* Reads the host again under @previous's root (SIGHUP, hot-plug), reusing
+ * its PCI vendor/device names for ids it already had, so an unchanged host
+ * does not make libpci parse all of pci.ids again (~10 ms).  @previous is
+ * not modified; the caller frees both. */
+KtInventory *kt_inventory_reload(const KtInventory *previous, GError **error);
 void kt_inventory_free(KtInventory *inv);
 
 const KtInvNode *kt_inventory_node(const KtInventory *inv, guint id);   /* NULL if absent */

@@ -3,8 +3,10 @@
  *
  * Baseline, measured in the same run: opening and reading every regular file
  * of the fixture's sys/ tree once, i.e. the I/O floor.  The ratio says what
- * parsing, libpci and bookkeeping add on top of it.  Prints TAP; the test
- * fails only when the p50 misses the 10 ms target. */
+ * parsing, libpci and bookkeeping add on top of it.  Figures: a cold load
+ * with the fixture's pci.ids subset, a reload (kt_inventory_reload, names
+ * reused) and a cold load with the system's full pci.ids.  Prints TAP; it
+ * fails only when a load or reload p50 misses the 10 ms target. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +17,7 @@
 
 #include "inventory.h"
 
-#define ROUNDS 200
+#define ROUNDS 100
 
 static guint
 read_tree(const char *dir, char *buf, size_t bufsize)
@@ -68,45 +70,100 @@ percentiles(double *ms, guint n, double *p50, double *p99)
     *p99 = ms[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
 }
 
+typedef enum {
+    LOAD_COLD,      /* kt_inventory_load() */
+    LOAD_RELOAD,    /* kt_inventory_reload() of a previous load */
+} LoadKind;
+
+/* p50/p99 of ROUNDS loads of @root, in ms; FALSE after printing a not-ok. */
+static gboolean
+time_loads(const char *root, LoadKind kind, double *p50, double *p99)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtInventory) prev = kt_inventory_load(root, &err);
+    g_autofree double *ms = g_new(double, ROUNDS);
+    guint i;
+
+    if (!prev) {
+        printf("not ok - load %s: %s\n", root, err->message);
+        return FALSE;
+    }
+    for (i = 0; i < ROUNDS; i++) {
+        g_autoptr(KtInventory) inv = NULL;
+        gint64 t0 = g_get_monotonic_time();
+
+        inv = kind == LOAD_RELOAD ? kt_inventory_reload(prev, &err) :
+              kt_inventory_load(root, &err);
+        ms[i] = (double)(g_get_monotonic_time() - t0) / 1000.0;
+        if (!inv) {
+            printf("not ok - load %s: %s\n", root, err->message);
+            return FALSE;
+        }
+    }
+    percentiles(ms, ROUNDS, p50, p99);
+    return TRUE;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *src = g_getenv("KT_SOURCE_ROOT");
     g_autofree char *root = NULL;
     g_autofree char *sys = NULL;
-    double load_ms[ROUNDS], base_ms[ROUNDS];
-    double l50, l99, b50, b99;
-    guint i, nfiles = 0;
+    g_autofree char *tmp = NULL;
+    g_autofree char *tmp_sys = NULL;
+    g_autofree char *tmp_proc = NULL;
+    g_autofree char *proc = NULL;
     g_autofree char *buf = g_malloc(4096);
+    g_autofree double *base_ms = g_new(double, ROUNDS);
+    double l50, l99, r50, r99, s50, s99, b50, b99;
+    guint i, nfiles = 0;
+    bool ok;
 
     root = g_build_filename(src ? src : ".", "tests", "fixtures", "hosts", "reference", NULL);
     sys = g_build_filename(root, "sys", NULL);
-    printf("TAP version 13\n1..1\n");
-    for (i = 0; i < ROUNDS; i++) {
-        g_autoptr(GError) err = NULL;
-        g_autoptr(KtInventory) inv = NULL;
-        gint64 t0, t1, t2;
+    proc = g_build_filename(root, "proc", NULL);
+    printf("TAP version 13\n1..3\n");
 
-        t0 = g_get_monotonic_time();
-        inv = kt_inventory_load(root, &err);
-        t1 = g_get_monotonic_time();
+    for (i = 0; i < ROUNDS; i++) {
+        gint64 t0 = g_get_monotonic_time();
+
         nfiles = read_tree(sys, buf, 4096);
-        t2 = g_get_monotonic_time();
-        if (!inv) {
-            printf("not ok 1 - load reference: %s\n", err->message);
-            return 1;
-        }
-        load_ms[i] = (double)(t1 - t0) / 1000.0;
-        base_ms[i] = (double)(t2 - t1) / 1000.0;
+        base_ms[i] = (double)(g_get_monotonic_time() - t0) / 1000.0;
     }
-    percentiles(load_ms, ROUNDS, &l50, &l99);
     percentiles(base_ms, ROUNDS, &b50, &b99);
-    printf("# inventory load (reference, %d rounds): p50 %.2f ms, p99 %.2f ms\n",
-           ROUNDS, l50, l99);
-    printf("# baseline: read all %u files of its sys/ once: p50 %.2f ms, p99 %.2f ms\n",
+    if (!time_loads(root, LOAD_COLD, &l50, &l99) ||
+        !time_loads(root, LOAD_RELOAD, &r50, &r99))
+        return 1;
+
+    /* The same host without its pci.ids subset: libpci falls back to the
+     * system's full database, as on a real host. */
+    tmp = g_dir_make_tmp("kt-bench-inv-XXXXXX", NULL);
+    tmp_sys = g_build_filename(tmp, "sys", NULL);
+    tmp_proc = g_build_filename(tmp, "proc", NULL);
+    if (!tmp || symlink(sys, tmp_sys) < 0 || symlink(proc, tmp_proc) < 0) {
+        printf("not ok - cannot make a temporary root\n");
+        return 1;
+    }
+    ok = time_loads(tmp, LOAD_COLD, &s50, &s99);
+    unlink(tmp_sys);
+    unlink(tmp_proc);
+    rmdir(tmp);
+    if (!ok)
+        return 1;
+
+    printf("# baseline: read all %u files of reference/sys once: p50 %.2f ms, p99 %.2f ms\n",
            nfiles, b50, b99);
-    printf("# ratio load/baseline: p50 %.2fx, p99 %.2fx; target p50 < 10 ms\n",
-           l50 / b50, l99 / b99);
-    printf("%s 1 - reference loads in %.2f ms (p50)\n", l50 < 10.0 ? "ok" : "not ok", l50);
-    return l50 < 10.0 ? 0 : 1;
+    printf("# load reference (its pci.ids subset): p50 %.2f ms (%.2fx baseline), p99 %.2f ms\n",
+           l50, l50 / b50, l99);
+    printf("# reload reference (names reused):    p50 %.2f ms (%.2fx baseline), p99 %.2f ms\n",
+           r50, r50 / b50, r99);
+    printf("# load reference, system pci.ids:     p50 %.2f ms (%.2fx baseline), p99 %.2f ms\n",
+           s50, s50 / b50, s99);
+    printf("%s 1 - load reference: p50 %.2f ms < 10 ms\n", l50 < 10.0 ? "ok" : "not ok", l50);
+    printf("%s 2 - reload reference: p50 %.2f ms < 10 ms\n", r50 < 10.0 ? "ok" : "not ok", r50);
+    /* Informational: dominated by libpci parsing the distribution's pci.ids,
+     * which the daemon pays once (kt_inventory_reload reuses names). */
+    printf("ok 3 - cold load with the full pci.ids: p50 %.2f ms # informational\n", s50);
+    return l50 < 10.0 && r50 < 10.0 ? 0 : 1;
 }

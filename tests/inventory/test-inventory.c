@@ -315,6 +315,24 @@ test_reference(void)
     }
 }
 
+static void
+test_reload(void)
+{
+    g_autoptr(KtInventory) inv = load_ok("reference");
+    g_autoptr(KtInventory) again = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *a = NULL;
+    g_autofree char *b = NULL;
+
+    again = kt_inventory_reload(inv, &err);
+    g_assert_no_error(err);
+    a = kt_inventory_format_json(inv);
+    b = kt_inventory_format_json(again);
+    g_assert_cmpstr(a, ==, b);
+    g_assert_cmpstr(kt_inventory_find_pci(again, "0000:ca:00.0")->device_name, ==,
+                    "GA100 [A100 PCIe 80GB]");
+}
+
 /* --- laptop ------------------------------------------------------------------ */
 
 static void
@@ -739,6 +757,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/inventory/reference", test_reference);
+    g_test_add_func("/inventory/reload", test_reload);
     g_test_add_func("/inventory/laptop", test_laptop);
     g_test_add_func("/inventory/epyc-4node", test_epyc);
     g_test_add_func("/inventory/broken/numa-node", test_broken_numa_node);
