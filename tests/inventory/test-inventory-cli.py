@@ -128,7 +128,7 @@ def test_reference(doc):
 
 def test_escaping(kvmtune):
     """A root whose path, netdev and mdev type name need JSON escaping."""
-    tmp = tempfile.mkdtemp(prefix='kt-inv "q" \\ é ')
+    tmp = tempfile.mkdtemp(prefix='kt-inv "q" \\ é \t\x01 ')
     try:
         root = os.path.join(tmp, "host")
         shutil.copytree(os.path.join(HOSTS, "laptop"), root, symlinks=True)
