@@ -196,6 +196,20 @@ kt_pve_pin_plan(const GPtrArray *threads, const KtPlacement *pl,
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "the booking has no CPUs");
         return FALSE;
     }
+    /* Without debug-threads=on every QEMU thread is called "kvm": pinning
+     * them all to the emulator set would starve the guest. */
+    for (i = 0; i < threads->len; i++) {
+        const KtPveThread *t = g_ptr_array_index((GPtrArray *)threads, i);
+
+        if (t->vcpu >= 0)
+            break;
+    }
+    if (i == threads->len && pl->cpu_policy == KT_CPU_POLICY_DEDICATED) {
+        g_set_error(error, KT_ERROR, KT_ERROR_NOT_FOUND,
+                    "no thread named 'CPU n/KVM' among %u: is QEMU running "
+                    "without -name ...,debug-threads=on?", threads->len);
+        return FALSE;
+    }
 
     for (i = 0; i < threads->len; i++) {
         const KtPveThread *t = g_ptr_array_index((GPtrArray *)threads, i);

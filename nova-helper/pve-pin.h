@@ -43,7 +43,8 @@ GPtrArray *kt_pve_list_threads(const char *proc_root, pid_t pid, GError **error)
  * threads to the emulator set (else the union of the pins).  Shared: vCPUs
  * to the shared pool, other threads to the emulator set (else the pool).
  * Returns KtPvePin*; empty when the placement leaves CPUs alone.  FALSE +
- * @error (KT_ERROR_INVALID) when a vCPU thread has no booked CPU. */
+ * @error when a vCPU thread has no booked CPU (KT_ERROR_INVALID) or, for a
+ * dedicated booking, no thread is a vCPU thread (KT_ERROR_NOT_FOUND). */
 gboolean kt_pve_pin_plan(const GPtrArray *threads, const KtPlacement *pl,
                          GPtrArray **ret_pins, GError **error);
 

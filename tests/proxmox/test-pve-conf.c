@@ -742,6 +742,20 @@ test_pin_plan(void)
     text2 = plan_text(pins2);
     g_assert_cmpstr(text2, ==, "1000:-1:5,7 1001:-1:5,7 1002:0:5 1003:1:7 1004:-1:5,7 1005:-1:5,7 ");
 
+    /* QEMU without debug-threads=on: no thread says which vCPU it is. */
+    {
+        g_autoptr(GPtrArray) anon = fake_threads();
+        g_autoptr(GPtrArray) none = NULL;
+        g_autoptr(GError) e2 = NULL;
+        guint i;
+
+        for (i = 0; i < anon->len; i++)
+            ((KtPveThread *)g_ptr_array_index(anon, i))->vcpu = -1;
+        g_assert_false(kt_pve_pin_plan(anon, pl, &none, &e2));
+        g_assert_error(e2, KT_ERROR, KT_ERROR_NOT_FOUND);
+        g_assert_nonnull(strstr(e2->message, "debug-threads"));
+    }
+
     /* A vCPU thread beyond the booking is an error, not a guess. */
     g_clear_pointer(&pl->vcpu_pins[1], kt_cpuset_free);
     pl->nvcpus = 1;
