@@ -7,6 +7,7 @@
 #include "allocator.h"
 #include "kt-error.h"
 #include "ledger.h"
+#include "simulate.h"
 
 #include "alloc-hosts.h"
 
@@ -465,6 +466,25 @@ test_deterministic(void)
     host_clear(&h2);
 }
 
+/* Counted resources never exceed what the host can give: no hugepage,
+ * no MiB and no shared vCPU slot is handed out twice. */
+static void
+assert_within_capacity(Host *h)
+{
+    g_autoptr(GArray) usage = kt_allocator_node_usage(h->inv, h->policy, h->ledger);
+    guint i, j;
+
+    for (i = 0; i < usage->len; i++) {
+        const KtNodeUsage *u = &g_array_index(usage, KtNodeUsage, i);
+
+        g_assert_cmpuint(u->dedicated_booked, <=, u->dedicated_total);
+        g_assert_cmpuint(u->shared_vcpus_booked, <=, u->shared_vcpus_capacity);
+        g_assert_cmpuint(u->memory_booked_kib, <=, u->memory_capacity_kib);
+        for (j = 0; j < u->npages; j++)
+            g_assert_cmpuint(u->pages[j].booked, <=, u->pages[j].capacity);
+    }
+}
+
 /* Property: random define / redefine / undefine / abort sequences.  After
  * every step the ledger equals one rebuilt from scratch out of the
  * committed placements, nothing is booked twice (ledger refuses it), and
@@ -555,6 +575,7 @@ test_ledger_property(void)
                                                  NULL, false, NULL));
                 }
                 g_assert_true(kt_ledger_equal(rebuilt, h.ledger));
+                assert_within_capacity(&h);
             }
         }
         while (live->len > 0) {
@@ -602,6 +623,59 @@ test_ledger_double_booking(void)
     g_assert_cmpstr(kt_ledger_pci_holder(l, "0000:17:02.0"), ==, "a");
 }
 
+static void
+test_simulate(void)
+{
+    static const char mix_text[] =
+        "# flavor vcpus MiB\n"
+        "db.a 4 4096\n"
+        "\n"
+        "x1.unmatched 2 2048   # Nova's own\n"
+        "iso.b 16 1024\n"
+        "iso.b 16 1024\n"
+        "iso.b 16 1024\n"
+        "iso.b 16 1024\n"
+        "iso.b 16 1024\n"
+        "iso.b 16 1024\n";
+    static const char pol[] =
+        "host: {reserved_cpus: \"0-1,112-113\", dedicated_cpus: \"28-111,140-223\","
+        " shared_cpus: \"2-27,114-139\", hugepages: [{size: 1G, per_node: 900}],"
+        " sriov: [{pf: \"0000:17:00.0\", physnet: datacentre}]}\n"
+        "profiles:\n"
+        "  db: {cpu: {policy: dedicated, threads: isolate}, numa: {nodes: 1}}\n"
+        "  iso: {cpu: {policy: dedicated, threads: isolate}, numa: {nodes: 1}}\n"
+        "match: [{flavor: \"db.*\", profile: db}, {flavor: \"iso.*\", profile: iso},"
+        " {default: none}]\n";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) mix = kt_simulate_parse_mix("mix", mix_text, strlen(mix_text), &err);
+    g_autoptr(KtSimResult) res = NULL;
+    g_autofree char *json = NULL;
+    g_autofree char *text = NULL;
+    Host h;
+
+    g_assert_no_error(err);
+    g_assert_cmpuint(mix->len, ==, 8);
+    host_init(&h, &test_host_reference, pol);
+    res = kt_simulate_run(h.inv, h.policy, mix);
+    g_assert_cmpuint(res->unmanaged, ==, 1);
+    /* 4 + 16 isolated cores on node0 (28), then 3 x 16 on node1 (56) */
+    g_assert_cmpuint(res->placed, ==, 5);
+    g_assert_cmpuint(res->refused_line, ==, 9);
+    g_assert_cmpuint(res->splits, ==, 0);
+    g_assert_cmpuint(res->isolate_shared, ==, 0);
+    g_assert_cmpstr(res->refusal, ==,
+                    "profile iso needs 16 isolated cores on one node; free: node0 8, node1 8");
+    json = kt_simulate_format_json(res);
+    g_assert_true(g_str_has_prefix(json, "{\"placed\":5,\"refusal\":\"profile iso needs"));
+    text = kt_simulate_format_text(res);
+    g_assert_nonnull(strstr(text, "placed: 5 VMs"));
+
+    g_assert_null(kt_simulate_parse_mix("m", "db.a four 10\n", 12, &err));
+    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+    g_assert_cmpstr(err->message, ==, "m:1: expected '<flavor-name> <vcpus 1-4096> <memory-MiB>'");
+    host_clear(&h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -619,6 +693,7 @@ main(int argc, char **argv)
     g_test_add_func("/allocator/laptop", test_laptop);
     g_test_add_func("/allocator/epyc-four-nodes", test_epyc_four_nodes);
     g_test_add_func("/allocator/deterministic", test_deterministic);
+    g_test_add_func("/allocator/simulate", test_simulate);
     g_test_add_func("/ledger/double-booking", test_ledger_double_booking);
     g_test_add_func("/ledger/property", test_ledger_property);
     return g_test_run();
