@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "inventory.h"
@@ -61,14 +62,29 @@ read_file(const char *path, char **ret_text, GError **error)
 {
     g_autofree char *buf = NULL;
     size_t len = 0, cap = 4096;
+    struct stat st;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK and the S_ISREG check: a FIFO or device node planted in a
+     * modelled root must not block or stream; sysfs and procfs attributes
+     * are regular files. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
 
         g_set_error(error, KT_ERROR, e == ENOENT ? KT_ERROR_NOT_FOUND : KT_ERROR_IO,
                     "%s: %s", path, g_strerror(e));
+        return FALSE;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        const char *why = "not a regular file";
+
+        if (fstat(fd, &st) < 0)
+            why = g_strerror(errno);
+        else if (S_ISDIR(st.st_mode))
+            why = g_strerror(EISDIR);
+        close(fd);
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "%s: %s", path, why);
         return FALSE;
     }
     buf = g_malloc(cap);
