@@ -519,14 +519,13 @@ kt_pve_vm_find_profile(const KtPveVm *vm, const KtPolicy *policy,
         if (!g_str_has_prefix(tag, "kvmtune-"))
             continue;
         name = tag + strlen("kvmtune-");
-        if (strcmp(name, "none") == 0) {
-            *ret_profile = NULL;
-        } else if (!(*ret_profile = kt_policy_find_profile(policy, name))) {
+        if (strcmp(name, "none") != 0 && !(profile = kt_policy_find_profile(policy, name))) {
             g_set_error(error, KT_ERROR, KT_ERROR_INVALID,
                         "VM %u: tag '%s' names no profile of policy %s",
                         vm->vmid, tag, policy->path ? policy->path : "(inline)");
             return FALSE;
         }
+        *ret_profile = profile;
         if (ret_reason)
             *ret_reason = g_strdup_printf("tag '%s'", tag);
         return TRUE;
