@@ -4,7 +4,10 @@
 The JSON document parses with python's json module and follows the schema in
 nova-helper/README.md; strings with quotes, backslashes and non-ASCII survive
 escaping; broken hosts exit 0 with warnings or 2 with a message naming the
-file, never by a signal; --help and bad arguments behave.  Prints TAP.
+file, never by a signal; --help and bad arguments behave.  The JSON and the
+table of every host equal tests/inventory/golden/<host>.{json,txt} (the root
+path written as @ROOT@), so a format change is a reviewed diff:
+KT_TEST_REGENERATE=1 rewrites them.  Prints TAP.
 """
 
 import json
@@ -16,6 +19,11 @@ import tempfile
 
 SRC = os.environ.get("KT_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 HOSTS = os.path.join(SRC, "tests", "fixtures", "hosts")
+GOLDEN = os.path.join(SRC, "tests", "inventory", "golden")
+REGENERATE = os.environ.get("KT_TEST_REGENERATE") == "1"
+# The table names physnets from a policy; a fixed one keeps the installed
+# policy (if any) out of the golden files.
+GOLDEN_POLICY = 'host:\n  sriov: [{pf: "0000:17:00.0", physnet: datacentre}]\n'
 GOOD = ["reference", "laptop", "epyc-4node"]
 # broken host -> (exit status, text the warning or error must contain)
 BROKEN = {
@@ -126,6 +134,40 @@ def test_reference(doc):
           "reference: no warnings, isolated CPUs")
 
 
+def compare_golden(name, suffix, text, root):
+    """@text with @root replaced by @ROOT@ must equal golden/<name>.<suffix>."""
+    text = text.replace(root, "@ROOT@")
+    path = os.path.join(GOLDEN, "%s.%s" % (name, suffix))
+    if REGENERATE:
+        os.makedirs(GOLDEN, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    try:
+        with open(path) as f:
+            want = f.read()
+    except OSError as e:
+        check(False, "%s: golden %s" % (name, suffix), str(e))
+        return
+    diff = ""
+    if text != want:
+        import difflib
+        diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
+                                            path, "output", n=1))[:3000]
+    check(text == want, "%s: output equals golden/%s.%s" % (name, name, suffix), diff)
+
+
+def test_golden(kvmtune):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as pol:
+        pol.write(GOLDEN_POLICY)
+        pol.flush()
+        for name in GOOD + sorted(BROKEN):
+            root = os.path.join(HOSTS, name)
+            rc, out, err = run(kvmtune, "--sysroot", root, "--json")
+            compare_golden(name, "json", out if rc == 0 else err, root)
+            rc, out, err = run(kvmtune, "--sysroot", root, "--policy", pol.name)
+            compare_golden(name, "txt", out if rc == 0 else err, root)
+
+
 def test_escaping(kvmtune):
     """A root whose path, netdev and mdev type name need JSON escaping."""
     tmp = tempfile.mkdtemp(prefix='kt-inv "q" \\ é \t\x01 ')
@@ -203,6 +245,7 @@ def main():
         check(rc == want_rc, "%s: table exit %d" % (name, want_rc), "rc=%d" % rc)
 
     test_escaping(kvmtune)
+    test_golden(kvmtune)
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as pol:
         pol.write('host:\n  sriov: [{pf: "0000:98:00.1", physnet: tenant}]\n')
