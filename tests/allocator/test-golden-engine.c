@@ -111,12 +111,14 @@ run_case(gconstpointer data)
     ok = kt_engine_rewrite(engine, input, len, &verdict, &out, &out_len, &uuid, &err);
     if (tc->fail) {
         g_autofree char *line = NULL;
+        g_autofree char *want = NULL;
 
         g_assert_false(ok);
         line = g_strdup_printf("%s\n", err->message);
         if (regenerate)
             write_case(tc, "expected.err", line, strlen(line));
-        g_assert_cmpstr(line, ==, read_case(tc, "expected.err", NULL));
+        want = read_case(tc, "expected.err", NULL);
+        g_assert_cmpstr(line, ==, want);
         return;
     }
     g_assert_no_error(err);
