@@ -52,10 +52,17 @@ static gboolean
 read_pid_file(const char *path, pid_t *ret_pid, GError **error)
 {
     g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
     guint64 pid;
 
-    if (!kt_pve_file_read(path, PIDFILE_MAX, &text, NULL, error))
+    if (!kt_pve_file_read(path, PIDFILE_MAX, &text, NULL, &err)) {
+        if (g_error_matches(err, KT_ERROR, KT_ERROR_NOT_FOUND))
+            g_set_error(error, KT_ERROR, KT_ERROR_NOT_FOUND,
+                        "no QEMU pid file %s: is the VM running?", path);
+        else
+            g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
+    }
     g_strstrip(text);
     if (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXINT32, &pid, NULL)) {
         g_set_error(error, KT_ERROR, KT_ERROR_PARSE, "%s: '%s' is not a pid", path, text);
