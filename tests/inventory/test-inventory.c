@@ -375,6 +375,28 @@ test_laptop(void)
     g_assert_cmpuint(inv->mdev_parents->len, ==, 0);
 }
 
+/* --- no-numa ----------------------------------------------------------------- */
+
+static void
+test_no_numa(void)
+{
+    g_autoptr(KtInventory) inv = load_ok("no-numa");
+
+    g_assert_cmpuint(inv->nodes->len, ==, 1);
+    assert_node(inv, 0, "0-1", 8151020, 6291456);
+    g_assert_cmpuint(kt_inventory_node(inv, 0)->ndistances, ==, 0);
+    assert_pool(inv, 0, 2048, 256, 200);
+    g_assert_cmpuint(kt_inventory_node(inv, 0)->hugepages->len, ==, 1);
+    g_assert_cmpint(kt_inventory_cpu(inv, 0)->node, ==, 0);
+    g_assert_cmpint(kt_inventory_cpu(inv, 1)->node, ==, 0);
+    g_assert_cmpint(kt_inventory_cpu(inv, 1)->core, ==, 1);
+    g_assert_cmpuint(inv->pci_devs->len, ==, 2);
+    assert_pci(inv, "0000:00:03.0", -1, 0x020000, 0x1af4, 0x1041, "Red Hat, Inc.",
+               "Virtio 1.0 network device", "virtio-pci", NULL);
+    assert_warning(inv, "no NUMA nodes; one node 0 assumed", NULL);
+    g_assert_cmpuint(inv->warnings->len, ==, 1);
+}
+
 /* --- epyc-4node -------------------------------------------------------------- */
 
 static void
@@ -760,6 +782,7 @@ main(int argc, char **argv)
     g_test_add_func("/inventory/reload", test_reload);
     g_test_add_func("/inventory/laptop", test_laptop);
     g_test_add_func("/inventory/epyc-4node", test_epyc);
+    g_test_add_func("/inventory/no-numa", test_no_numa);
     g_test_add_func("/inventory/broken/numa-node", test_broken_numa_node);
     g_test_add_func("/inventory/broken/offline-cpus", test_broken_offline_cpus);
     g_test_add_func("/inventory/broken/no-hugepages", test_broken_no_hugepages);
