@@ -54,6 +54,7 @@ typedef struct {
     guint nnodes;
     KtCpuset *ded_pool;
     KtCpuset *shared_pool;
+    bool affinity_decided;   /* device locality, not fit, chose the nodes */
 } Ctx;
 
 /* The shape being tried. */
@@ -670,7 +671,32 @@ typedef struct {
     bool found;
     guint tried;
     guint idx[FIT_MAX_NODES];
+    GString *trace;          /* candidates, for explain; NULL when unused */
+    gint64 min_aff, max_aff; /* over the sets that fit */
 } Search;
+
+static void
+trace_leaf(Search *se, const Fit *f, bool fits)
+{
+    const Ctx *ctx = se->ctx;
+    guint i;
+
+    if (!se->trace)
+        return;
+    g_string_append(se->trace, se->trace->len ? "; node" : "node");
+    for (i = 0; i < f->n; i++)
+        g_string_append_printf(se->trace, i ? "+%u" : "%u", ctx->nodes[f->idx[i]].id);
+    if (!fits)
+        g_string_append(se->trace, " does not fit");
+    else if (se->s->cpu == KT_CPU_POLICY_DEDICATED)
+        g_string_append_printf(se->trace, " fits, %" G_GUINT64_FORMAT " dedicated CPUs left",
+                               f->leftover);
+    else
+        g_string_append_printf(se->trace, " fits, %" G_GUINT64_FORMAT " MiB left",
+                               f->leftover / 1024);
+    if (fits && f->affinity)
+        g_string_append_printf(se->trace, ", device locality %" G_GINT64_FORMAT, f->affinity);
+}
 
 /* Evaluates the node set in se->idx; kept when better than the best. */
 G_GNUC_NO_INLINE static void
@@ -678,6 +704,7 @@ search_leaf(Search *se, guint depth)
 {
     const Ctx *ctx = se->ctx;
     Fit f = { .n = depth };
+    bool fits;
     guint i;
 
     se->tried++;
@@ -688,7 +715,13 @@ search_leaf(Search *se, guint depth)
     }
     for (i = 0; i < depth; i++)
         f.picks[i].emulator = -1;
-    if (fit_try(ctx, se->s, &f) && (!se->found || fit_better(se->s, &f, &se->best))) {
+    fits = fit_try(ctx, se->s, &f);
+    trace_leaf(se, &f, fits);
+    if (fits) {
+        se->min_aff = se->found ? MIN(se->min_aff, f.affinity) : f.affinity;
+        se->max_aff = se->found ? MAX(se->max_aff, f.affinity) : f.affinity;
+    }
+    if (fits && (!se->found || fit_better(se->s, &f, &se->best))) {
         if (se->found)
             fit_clear(&se->best);
         se->best = f;
@@ -1269,12 +1302,16 @@ static bool
 attempt(Ctx *ctx, const Shape *s, Fit *ret_fit)
 {
     Search se = { .ctx = ctx, .s = s };
+    g_autoptr(GString) trace = ctx->report ? g_string_new(NULL) : NULL;
 
     if (s->nnodes == 0 || s->nnodes > ctx->nnodes || s->nnodes > FIT_MAX_NODES)
         return false;
+    se.trace = trace;
     search_sets(&se, 0, 0);
     if (!se.found)
         return false;
+    ctx->affinity_decided = se.max_aff != se.min_aff;
+    note(ctx, "numa: candidates: %s", trace ? trace->str : "");
     *ret_fit = se.best;
     return true;
 }
@@ -1285,7 +1322,7 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
                    const KtPolicyProfile *profile,
                    KtAllocReport *report, GError **error)
 {
-    Ctx ctx = { inv, policy, ledger, req, profile, report, NULL, 0, NULL, NULL };
+    Ctx ctx = { inv, policy, ledger, req, profile, report, NULL, 0, NULL, NULL, false };
     g_autoptr(KtPlacement) pl = kt_placement_new();
     g_autoptr(KtCpuset) nova_cpus = NULL;
     g_autoptr(KtCpuset) nova_nodes = kt_cpuset_new();
@@ -1414,8 +1451,8 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
         nodes = kt_cpuset_format(pl->nodes);
         note(&ctx, "numa: host node%s %s (%s)", fit.n > 1 ? "s" : "", nodes,
              want.fixed_nodes ? "where Nova put it"
-             : fit.affinity >= 1000 ? "where its passthrough devices are"
-             : fit.affinity > 0 ? "device locality, then best fit"
+             : ctx.affinity_decided && fit.affinity >= 1000 ? "where its passthrough devices are"
+             : ctx.affinity_decided ? "closest to its devices"
              : want.cpu == KT_CPU_POLICY_DEDICATED ? "best fit: fewest dedicated CPUs left"
              : "most free memory");
         for (i = 0; i < fit.n; i++)
@@ -1497,7 +1534,7 @@ GArray *
 kt_allocator_node_usage(const KtInventory *inv, const KtPolicy *policy,
                         const KtLedger *ledger)
 {
-    Ctx ctx = { inv, policy, ledger, NULL, NULL, NULL, NULL, 0, NULL, NULL };
+    Ctx ctx = { inv, policy, ledger, NULL, NULL, NULL, NULL, 0, NULL, NULL, false };
     GArray *out = g_array_new(FALSE, TRUE, sizeof(KtNodeUsage));
     guint i, j;
 
