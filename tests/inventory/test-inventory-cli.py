@@ -157,6 +157,30 @@ def compare_golden(name, suffix, text, root):
     check(text == want, "%s: output equals golden/%s.%s" % (name, name, suffix), diff)
 
 
+def test_hostile_files(kvmtune):
+    """Oversized and non-regular files fail cleanly instead of hanging."""
+    tmp = tempfile.mkdtemp(prefix="kt-inv-hostile-")
+    try:
+        root = os.path.join(tmp, "host")
+        shutil.copytree(os.path.join(HOSTS, "laptop"), root, symlinks=True)
+        meminfo = os.path.join(root, "sys/devices/system/node/node0/meminfo")
+        with open(meminfo, "a") as f:
+            f.write("Node 0 Padding: 0 kB\n" * 4000)          # > 64 KiB
+        rc, _, err = run(kvmtune, "--sysroot", root)
+        check(rc == 2 and "node0/meminfo: larger than 65536 bytes" in err,
+              "oversized meminfo: exit 2 naming the file", err)
+        os.unlink(meminfo)
+        os.mkfifo(meminfo)
+        try:
+            rc, _, err = run(kvmtune, "--sysroot", root)
+            check(rc == 2 and "node0/meminfo: not a regular file" in err,
+                  "FIFO for meminfo: exit 2 without blocking", err)
+        except subprocess.TimeoutExpired:
+            check(False, "FIFO for meminfo: exit 2 without blocking", "timed out")
+    finally:
+        shutil.rmtree(tmp)
+
+
 def test_golden(kvmtune):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as pol:
         pol.write(GOLDEN_POLICY)
@@ -247,6 +271,7 @@ def main():
 
     test_escaping(kvmtune)
     test_golden(kvmtune)
+    test_hostile_files(kvmtune)
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as pol:
         pol.write('host:\n  sriov: [{pf: "0000:98:00.1", physnet: tenant}]\n')
