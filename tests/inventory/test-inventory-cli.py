@@ -163,6 +163,12 @@ def test_hostile_files(kvmtune):
     try:
         root = os.path.join(tmp, "host")
         shutil.copytree(os.path.join(HOSTS, "laptop"), root, symlinks=True)
+        with open(os.path.join(root, "proc/cmdline"), "w") as f:
+            f.write("x=" + "y" * 20000 + " isolcpus=domain,1 nohz_full=0-1\n")   # > 4 KiB
+        rc, out, err = run(kvmtune, "--sysroot", root, "--json")
+        doc = json.loads(out) if rc == 0 else {}
+        check(doc.get("isolated") == [1] and doc.get("nohz_full") == [0, 1],
+              "20 KB command line is read whole", err)
         meminfo = os.path.join(root, "sys/devices/system/node/node0/meminfo")
         with open(meminfo, "a") as f:
             f.write("Node 0 Padding: 0 kB\n" * 4000)          # > 64 KiB
