@@ -578,16 +578,25 @@ delayed_reconcile(gpointer p)
 }
 
 static GVariant *
+reply_placed(const char *xml, const char *uuid)
+{
+    GVariantBuilder b;
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(xml));
+    g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(uuid ? uuid : ""));
+    return g_variant_builder_end(&b);
+}
+
+static GVariant *
 control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
 {
     const char *xml = NULL;
-    GVariantBuilder b;
 
     if (!g_variant_lookup(req, "xml", "&s", &xml)) {
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "place-incoming needs 'xml'");
         return NULL;
     }
-    g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
 #ifdef KT_HAVE_ENGINE
     if (d->engine) {
         g_autoptr(KtDomain) dom = NULL;
@@ -619,21 +628,14 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
             kt_engine_commit(d->engine, uuid);
             recent_add(d, uuid);
             d->n_rewrite++;
-            g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(out));
-            g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(uuid));
-            return g_variant_builder_end(&b);
+            return reply_placed(out, uuid);
         }
         d->n_pass++;
         kreq = kt_domain_read_request(dom, NULL);
-        g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(xml));
-        g_variant_builder_add(&b, "{sv}", "uuid",
-                              g_variant_new_string(kreq && kreq->uuid ? kreq->uuid : ""));
-        return g_variant_builder_end(&b);
+        return reply_placed(xml, kreq ? kreq->uuid : NULL);
     }
 #endif
-    g_variant_builder_add(&b, "{sv}", "xml", g_variant_new_string(xml));
-    g_variant_builder_add(&b, "{sv}", "uuid", g_variant_new_string(""));
-    return g_variant_builder_end(&b);
+    return reply_placed(xml, NULL);
 }
 
 static GVariant *
