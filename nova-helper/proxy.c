@@ -87,6 +87,18 @@ struct _Conn {
     guint32 identity_serial;
 };
 
+/* A peer the allow-list refused: it gets one libvirt error reply to its
+ * first call (so virsh prints why), then the socket is closed. */
+typedef struct {
+    KtProxy *proxy;
+    int fd;
+    guint io_id;
+    guint timer_id;
+    uid_t uid;
+    guint8 buf[KT_RPC_PREFIX_SIZE];
+    gsize got;
+} Denied;
+
 struct _KtProxy {
     KtProxyConfig config;
     KtProxyOps ops;
@@ -96,6 +108,7 @@ struct _KtProxy {
     GList *conns;
     guint next_id;
     GHashTable *pending_uuids;    /* uuid -> count (GUINT_TO_POINTER) */
+    GList *denied;                /* Denied* */
     int identity_state;
 };
 
@@ -763,6 +776,62 @@ connect_upstream(const char *path, GError **error)
     return fd;
 }
 
+static void
+denied_free(Denied *dn)
+{
+    dn->proxy->denied = g_list_remove(dn->proxy->denied, dn);
+    if (dn->io_id)
+        g_source_remove(dn->io_id);
+    if (dn->timer_id)
+        g_source_remove(dn->timer_id);
+    close(dn->fd);
+    g_free(dn);
+}
+
+static gboolean
+denied_timeout(gpointer data)
+{
+    Denied *dn = data;
+
+    dn->timer_id = 0;
+    denied_free(dn);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+denied_io(int fd, GIOCondition cond, gpointer data)
+{
+    Denied *dn = data;
+    ssize_t n = recv(fd, dn->buf + dn->got, sizeof(dn->buf) - dn->got, MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n > 0)
+        dn->got += (gsize)n;
+    if (n > 0 && dn->got < sizeof(dn->buf))
+        return G_SOURCE_CONTINUE;
+    if (dn->got == sizeof(dn->buf)) {
+        KtRpcHeader hdr;
+        g_autofree char *msg = g_strdup_printf(
+            "kvmtune: uid %u is not allowed to use this socket (daemon.allow_uids/allow_gids)",
+            (guint)dn->uid);
+        g_autofree guint8 *reply = NULL;
+        gsize len = 0;
+
+        kt_rpc_header_decode(dn->buf + KT_RPC_LEN_SIZE, &hdr);
+        if (hdr.type == KT_RPC_CALL || hdr.type == KT_RPC_CALL_WITH_FDS) {
+            /* VIR_ERR_AUTH_FAILED in the RPC domain: not a code Nova
+             * reads as a broken connection */
+            reply = kt_rpc_error_reply_encode(&hdr, 45, 7, KT_VIR_ERR_ERROR, msg, &len);
+            if (send(fd, reply, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                g_debug("denied peer: %s", g_strerror(errno));
+        }
+    }
+    dn->io_id = 0;
+    denied_free(dn);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean
 proxy_accept(int lfd, GIOCondition cond, gpointer data)
 {
@@ -787,9 +856,16 @@ proxy_accept(int lfd, GIOCondition cond, gpointer data)
     }
     if (proxy->ops.allow_peer &&
         !proxy->ops.allow_peer(proxy->ops.data, cfd, cred.uid, cred.gid, cred.pid)) {
+        Denied *dn = g_new0(Denied, 1);
+
         g_message("refused client uid %u gid %u pid %d: not in daemon.allow_uids/allow_gids",
                   (guint)cred.uid, (guint)cred.gid, (int)cred.pid);
-        close(cfd);
+        dn->proxy = proxy;
+        dn->fd = cfd;
+        dn->uid = cred.uid;
+        dn->io_id = g_unix_fd_add(cfd, G_IO_IN, denied_io, dn);
+        dn->timer_id = g_timeout_add_seconds(5, denied_timeout, dn);
+        proxy->denied = g_list_prepend(proxy->denied, dn);
         return G_SOURCE_CONTINUE;
     }
     ufd = connect_upstream(proxy->config.upstream_path, &err);
@@ -922,6 +998,8 @@ kt_proxy_free(KtProxy *proxy)
         return;
     while (proxy->conns)
         conn_close(proxy->conns->data, "shutting down");
+    while (proxy->denied)
+        denied_free(proxy->denied->data);
     if (proxy->listen_id)
         g_source_remove(proxy->listen_id);
     if (proxy->listen_fd >= 0)
