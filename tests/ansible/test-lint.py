@@ -19,7 +19,7 @@ def main():
             return 77
     failed = 0
     with tempfile.TemporaryDirectory(prefix='kt-ansible-lint-') as home:
-        env = dict(os.environ, ANSIBLE_NOCOLOR='1', NO_COLOR='1', HOME=home,
+        env = dict(os.environ, LC_ALL='C.UTF-8', LANG='C.UTF-8', ANSIBLE_NOCOLOR='1', NO_COLOR='1', HOME=home,
                    ANSIBLE_LOCAL_TEMP=os.path.join(home, 'tmp'),
                    ANSIBLE_ROLES_PATH=os.path.join(ANSIBLE_DIR, 'roles'))
         checks = [

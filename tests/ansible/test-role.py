@@ -268,7 +268,8 @@ def run_all(tmp):
             'kvmtune_proxmox_snippets_dir': os.path.join(tmp, 'snippets'),
         }
 
-        env = dict(os.environ,
+        # ansible refuses a non-UTF-8 locale (the test env sets LC_ALL=C)
+        env = dict(os.environ, LC_ALL='C.UTF-8', LANG='C.UTF-8',
                    ANSIBLE_ROLES_PATH=os.path.join(SRC, 'ansible', 'roles'),
                    ANSIBLE_LOCAL_TEMP=os.path.join(tmp, 'ansible-local'),
                    ANSIBLE_REMOTE_TEMP=os.path.join(tmp, 'ansible-remote'),
@@ -290,7 +291,10 @@ def run_all(tmp):
             # --- run 1: converge ---------------------------------------------
             r, out = play()
             rc = recap(out)
-            t.ok(r.returncode == 0 and rc and rc['failed'] == 0, 'first run converges', out)
+            if not t.ok(r.returncode == 0 and rc and rc['failed'] == 0,
+                        'first run converges', out):
+                print('Bail out! the role did not converge', flush=True)
+                return 1
 
             pid = None
             try:
