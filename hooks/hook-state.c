@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -217,14 +218,78 @@ kt_hook_state_load(KtHookState *st, const char *uuid, KtHookRecord **ret_rec,
     return TRUE;
 }
 
+gboolean
+kt_hook_state_find_name(KtHookState *st, const char *name,
+                        KtHookRecord **ret_rec, GError **error)
+{
+    g_autoptr(GDir) dir = g_dir_open(st->domains, 0, NULL);
+    const char *entry;
+
+    *ret_rec = NULL;
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autoptr(KtHookRecord) rec = NULL;
+        g_autofree char *uuid = NULL;
+
+        if (!g_str_has_suffix(entry, ".conf"))
+            continue;
+        uuid = g_strndup(entry, strlen(entry) - strlen(".conf"));
+        if (!kt_mdev_uuid_valid(uuid))
+            continue;
+        if (!kt_hook_state_load(st, uuid, &rec, error))
+            return FALSE;
+        if (rec && rec->name && g_strcmp0(rec->name, name) == 0) {
+            *ret_rec = g_steal_pointer(&rec);
+            return TRUE;
+        }
+    }
+    return TRUE;
+}
+
+/* Atomic replace (temp file + rename) without fsync: the state lives on
+ * tmpfs (/run) and is meant to vanish with a reboot, while an fsync per
+ * record would cost the hook milliseconds on a disk-backed test dir. */
+/* Writes @text to a new @tmp and renames it over @path.  0 or -errno. */
+static int
+replace_file(const char *tmp, const char *path, const char *text)
+{
+    gsize len = strlen(text);
+    gsize done = 0;
+    int fd;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int saved = n < 0 ? errno : EIO;
+
+            close(fd);
+            return -saved;
+        }
+        done += (gsize)n;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Atomic replace (temp file + rename) without fsync: the state lives on
+ * tmpfs (/run) and is meant to vanish with a reboot, while an fsync per
+ * record would cost the hook milliseconds on a disk-backed directory. */
 static gboolean
 set_contents(const char *path, const char *text, GError **error)
 {
-    g_autoptr(GError) local = NULL;
+    g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
+    int r = replace_file(tmp, path, text);
 
-    if (!g_file_set_contents_full(path, text, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "%s", local->message);
+    if (r < 0) {
+        unlink(tmp);
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot write %s: %s",
+                    path, g_strerror(-r));
         return FALSE;
     }
     return TRUE;

@@ -15,7 +15,7 @@ The host's own /etc/libvirt/hooks is never touched.
   d  the hook run at `migrate begin` with a foreign host's XML prints XML
      re-placed here that passes virt-xml-validate
 
-    test-libvirtd.py HOOK CONTROL_DOUBLE_PY
+    test-libvirtd.py HOOK CONTROL_DOUBLE_PY     (KT_HOOK_E2E_DOUBLE=1: use the double)
 """
 
 import os
@@ -133,14 +133,19 @@ try:
         # --- c and d: incoming domains, placed by kvmtuned ---------------
         kt = None
         double = None
-        if kp.binary('kvmtuned'):
-            kt = kp.Kvmtuned(lv, kp.live_policy()).start()
-            write_conf(kt.control, kt.policy)
-            t.diag('placing with the real kvmtuned')
-        else:
+        if kp.binary('kvmtuned') and not os.environ.get('KT_HOOK_E2E_DOUBLE'):
+            try:
+                kt = kp.Kvmtuned(lv, kp.live_policy()).start()
+                write_conf(kt.control, kt.policy)
+                t.diag('placing with the real kvmtuned')
+            except kp.KvmtunedError as e:
+                # kvmtuned's own suites judge it; this one is about the hook.
+                t.diag(f'kvmtuned did not start, using the double: {e}')
+                kt = None
+        if not kt:
             from control_double import ControlDouble
             double = ControlDouble(os.path.join(tmp, 'control')).start()
-            t.diag('kvmtuned not built: placing with the control-socket double')
+            t.diag('placing with the control-socket double')
         try:
             uc, xc = kp.nova_xml('kt-hook-c', 'general.small', 1, 64, graphics=False)
             xc = foreign(xc, 'kt-hook-c').replace(
