@@ -5,6 +5,7 @@
  * with the expected output in <case>.out (problems, then "warning: " lines);
  * KT_TEST_REGENERATE=1 rewrites the .out files. */
 #include <string.h>
+#include <sys/wait.h>
 
 #include "kt-error.h"
 #include "nova-conf.h"
@@ -187,6 +188,105 @@ test_nova_conf_errors(void)
     }
 }
 
+/* ---- the CLI: exit codes and output lines --------------------------------------- */
+
+static int
+run_cli(const char *const *args, char **ret_out, char **ret_err)
+{
+    const char *build = g_getenv("KT_BUILD_ROOT");
+    g_autofree char *exe = g_build_filename(build ? build : ".", "nova-helper", "kvmtune", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    int status = -1;
+    guint i;
+
+    g_ptr_array_add(argv, exe);
+    g_ptr_array_add(argv, (char *)"check-policy");
+    for (i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (char *)args[i]);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               ret_out, ret_err, &status, &err));
+    g_assert_no_error(err);
+    g_assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void
+test_cli(void)
+{
+    const char *build = g_getenv("KT_BUILD_ROOT");
+    g_autofree char *exe = g_build_filename(build ? build : ".", "nova-helper", "kvmtune", NULL);
+    g_autofree char *ref = src_path("tests", "fixtures", "hosts", "reference", NULL);
+    g_autofree char *example = src_path("nova-helper", "policy.example.yaml", NULL);
+    g_autofree char *many = src_path("tests", "policy-data", "many-errors.yaml", NULL);
+    g_autofree char *nova = src_path("tests", "policy-data", "check", "nova-overlap.nova.conf", NULL);
+    g_autofree char *out = NULL;
+    g_autofree char *errs = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_test(exe, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("kvmtune not built");
+        return;
+    }
+    {
+        const char *a[] = { "--sysroot", ref, "--no-nova-conf", example, NULL };
+
+        g_assert_cmpint(run_cli(a, &out, &errs), ==, 0);
+        g_assert_cmpstr(errs, ==, "");
+        g_assert_true(g_str_has_suffix(out, "(5 profiles, 7 match rules)\n"));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&errs, g_free);
+    }
+    {
+        /* every problem, one line each, with the file's own path */
+        const char *a[] = { "--sysroot", ref, "--no-nova-conf", many, NULL };
+
+        g_assert_cmpint(run_cli(a, &out, &errs), ==, 1);
+        lines = g_strsplit(errs, "\n", -1);
+        g_assert_cmpuint(g_strv_length(lines), ==, 9);
+        g_assert_true(g_str_has_prefix(lines[0], many));
+        g_assert_nonnull(strstr(lines[0], "many-errors.yaml:4:19: 'host.dedicated_cpus'"));
+        g_clear_pointer(&lines, g_strfreev);
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&errs, g_free);
+    }
+    {
+        const char *a[] = { "--sysroot", ref, "--nova-conf", nova, "-q", example, NULL };
+
+        g_assert_cmpint(run_cli(a, &out, &errs), ==, 1);
+        g_assert_cmpstr(out, ==, "");
+        lines = g_strsplit(errs, "\n", -1);
+        g_assert_cmpuint(g_strv_length(lines), ==, 4);
+        g_assert_nonnull(strstr(lines[0], "policy.example.yaml:23:18: 'host.reserved_cpus': "
+                                "CPUs 0-1 are also in Nova's [compute] cpu_shared_set"));
+        g_clear_pointer(&lines, g_strfreev);
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&errs, g_free);
+    }
+    {
+        const char *bad[][3] = {
+            { NULL }, { "--bogus", "x", NULL }, { "a", "b", NULL },
+            { "--sysroot", NULL }, { "/nonexistent/policy.yaml", NULL },
+        };
+        guint i;
+
+        for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+            g_assert_cmpint(run_cli(bad[i], &out, &errs), ==, 1);
+            g_assert_cmpstr(errs, !=, "");
+            g_clear_pointer(&out, g_free);
+            g_clear_pointer(&errs, g_free);
+        }
+    }
+    {
+        const char *a[] = { "--help", NULL };
+
+        g_assert_cmpint(run_cli(a, &out, &errs), ==, 0);
+        g_assert_nonnull(strstr(out, "EXIT STATUS"));
+        g_assert_nonnull(strstr(out, "--nova-conf FILE"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,6 +301,7 @@ main(int argc, char **argv)
     DO_TEST_CHECK("nova-overlap");
     DO_TEST_CHECK("nova-ok");
     DO_TEST_CHECK("broken-offline");
+    g_test_add_func("/policy-check/cli", test_cli);
 
     return g_test_run();
 }
