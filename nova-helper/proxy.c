@@ -45,7 +45,7 @@ typedef struct {
     GIOCondition cond;
     bool eof;
     /* reader */
-    guint8 lenbuf[KT_RPC_LEN_SIZE];
+    guint8 lenbuf[KT_RPC_PREFIX_SIZE];   /* length word + header */
     gsize len_got;
     guint8 *frame;
     guint32 frame_len;
@@ -529,8 +529,10 @@ side_read(Side *s, bool ignore_pressure)
             break;
         if (s == &c->client && c->identity_wait && s->len_got == 0)
             break;
-        if (s->len_got < KT_RPC_LEN_SIZE) {
-            n = recv(s->fd, s->lenbuf + s->len_got, KT_RPC_LEN_SIZE - s->len_got,
+        if (s->len_got < KT_RPC_PREFIX_SIZE) {
+            /* every frame has at least these 28 bytes: one recv for the
+             * length word and the header, and a void call is whole */
+            n = recv(s->fd, s->lenbuf + s->len_got, KT_RPC_PREFIX_SIZE - s->len_got,
                      MSG_DONTWAIT);
         } else if (s->frame_got < s->frame_len) {
             gsize want;
@@ -578,21 +580,24 @@ side_read(Side *s, bool ignore_pressure)
         }
         budget -= MIN(budget, (gsize)n);
 
-        if (s->len_got < KT_RPC_LEN_SIZE) {
+        if (s->len_got < KT_RPC_PREFIX_SIZE) {
             s->len_got += (gsize)n;
-            if (s->len_got < KT_RPC_LEN_SIZE)
-                continue;
-            if (!kt_rpc_frame_length(s->lenbuf, KT_RPC_LEN_SIZE, &s->frame_len, &err)) {
+            /* the length word is checked as soon as it is there, before
+             * anything is allocated for the frame */
+            if (s->len_got >= KT_RPC_LEN_SIZE && s->frame_len == 0 &&
+                !kt_rpc_frame_length(s->lenbuf, KT_RPC_LEN_SIZE, &s->frame_len, &err)) {
                 g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
                 return false;
             }
+            if (s->len_got < KT_RPC_PREFIX_SIZE)
+                continue;
             s->frame_cap = MIN((gsize)FRAME_INITIAL_CAP, (gsize)s->frame_len);
             s->frame = g_malloc(s->frame_cap);
-            memcpy(s->frame, s->lenbuf, KT_RPC_LEN_SIZE);
-            s->frame_got = KT_RPC_LEN_SIZE;
-            continue;
+            memcpy(s->frame, s->lenbuf, KT_RPC_PREFIX_SIZE);
+            s->frame_got = KT_RPC_PREFIX_SIZE;
+        } else {
+            s->frame_got += (gsize)n;
         }
-        s->frame_got += (gsize)n;
         if (s->frame_got < s->frame_len)
             continue;
         if (!kt_rpc_frame_parse(s->frame, s->frame_len, &s->info, &err)) {
