@@ -150,7 +150,7 @@ cmd_persist(int argc, char **argv)
           "mdevctl's configuration directory (default /etc/mdevctl.d)", "DIR" },
         { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
           "Say what would be defined, write nothing", NULL },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx =
         g_option_context_new("- write mdevctl definitions for the vGPUs of defined domains");
