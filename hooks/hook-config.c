@@ -98,7 +98,7 @@ kt_hook_config_load(const char *argv0, GError **error)
     cfg->control = pick(kf, "control", "KVMTUNE_CONTROL", "/run/kvmtune/control");
     cfg->policy = pick(kf, "policy", "KVMTUNE_POLICY",
                        KT_SYSCONFDIR "/kvmtune/policy.yaml");
-    cfg->state_dir = pick(kf, "state_dir", "KVMTUNE_STATE_DIR", "/run/kvmtune/hook");
+    cfg->state_dir = pick(kf, "state_dir", "KVMTUNE_STATE_DIR", "/run/kvmtune-hook");
     mdevctl_default = g_build_filename(cfg->sysroot, "etc", "mdevctl.d", NULL);
     cfg->mdevctl_dir = pick(kf, "mdevctl_dir", "KVMTUNE_MDEVCTL_DIR", mdevctl_default);
     cfg->log = pick(kf, "log", "KVMTUNE_HOOK_LOG", NULL);

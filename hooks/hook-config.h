@@ -15,7 +15,10 @@
  *   sysroot=/                        KVMTUNE_SYSROOT
  *   control=/run/kvmtune/control     KVMTUNE_CONTROL
  *   policy=/etc/kvmtune/policy.yaml  KVMTUNE_POLICY
- *   state_dir=/run/kvmtune/hook      KVMTUNE_STATE_DIR
+ *   state_dir=/run/kvmtune-hook      KVMTUNE_STATE_DIR (not under /run/kvmtune:
+ *                                    systemd removes kvmtuned's RuntimeDirectory
+ *                                    when the daemon stops, and the hook's records
+ *                                    must outlive a daemon restart)
  *   mdevctl_dir=<sysroot>/etc/mdevctl.d  KVMTUNE_MDEVCTL_DIR
  *   log=                             KVMTUNE_HOOK_LOG (one line per call; unset: none)
  *   timeout_ms=15000                 KVMTUNE_TIMEOUT_MS (place-incoming) */

@@ -1,11 +1,13 @@
 /* hook-state.h: what the hook itself did, kept under its state directory
- * (/run/kvmtune/hook: tmpfs, so a host reboot forgets it with the devices).
+ * (/run/kvmtune-hook: tmpfs, so a host reboot forgets it with the devices).
  *
  *   <dir>/lock                  flock()ed while a hook checks and records
  *   <dir>/domains/<uuid>.conf   per running domain: the mdevs this hook
  *                               created (release removes exactly these) and
  *                               the VFs it claimed
- *   <dir>/vf/<pci address>      the domain uuid holding the VF
+ *   <dir>/vf/<pci address>      the domain uuid holding the VF (or whole
+ *                               GPU: claims cover any passed-through PCI
+ *                               device)
  *
  * Nothing else is recorded: an mdev that existed before prepare, or that
  * mdevctl persists, is never in a record, so release never removes it. */
@@ -38,6 +40,10 @@ void kt_hook_state_free(KtHookState *st);
 /* *@ret_rec is NULL (and TRUE returned) when the domain has no record. */
 gboolean kt_hook_state_load(KtHookState *st, const char *uuid,
                             KtHookRecord **ret_rec, GError **error);
+/* The record whose domain is called @name, if any (for a release whose XML
+ * cannot be read). */
+gboolean kt_hook_state_find_name(KtHookState *st, const char *name,
+                                 KtHookRecord **ret_rec, GError **error);
 /* Writes the VF claims, then the record (atomically, by rename). */
 gboolean kt_hook_state_save(KtHookState *st, const KtHookRecord *rec,
                             GError **error);

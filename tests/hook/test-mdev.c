@@ -299,7 +299,7 @@ test_config(void)
     g_assert_null(cfg->file);
     g_assert_cmpstr(cfg->sysroot, ==, "/");
     g_assert_cmpstr(cfg->control, ==, "/run/kvmtune/control");
-    g_assert_cmpstr(cfg->state_dir, ==, "/run/kvmtune/hook");
+    g_assert_cmpstr(cfg->state_dir, ==, "/run/kvmtune-hook");
     g_assert_cmpstr(cfg->mdevctl_dir, ==, "/etc/mdevctl.d");
     g_assert_null(cfg->log);
     g_assert_cmpuint(cfg->timeout_ms, ==, 15000);
