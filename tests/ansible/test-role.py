@@ -296,6 +296,11 @@ def run_all(tmp):
                 print('Bail out! the role did not converge', flush=True)
                 return 1
 
+            ch = changed_tasks(out)
+            t.ok('kvmtune : Reload libvirtd (direct)' in ch
+                 and 'kvmtune : Start kvmtuned (direct)' in ch,
+                 'libvirtd got SIGHUP for the hook, kvmtuned was started', ch)
+
             pid = None
             try:
                 with open(kvmtuned_pidfile) as f:
