@@ -1224,7 +1224,9 @@ parse_match(Ctx *ctx, KtPolicy *policy, const YNode *seq)
                 }
             }
             /* Without a profile the spec's value names it at match time. */
-            if (v[4] && !get_profile_ref(ctx, policy, v[4], k_prof, &m->profile))
+            if (!v[4])
+                m->profile_from_value = true;
+            else if (!get_profile_ref(ctx, policy, v[4], k_prof, &m->profile))
                 ok = false;
             break;
         }
@@ -1528,7 +1530,7 @@ kt_policy_match(const KtPolicy *policy, const char *flavor, const char *name,
             value = extra_specs ? g_hash_table_lookup(extra_specs, m->key) : NULL;
             if (!value || !g_pattern_match_simple(m->pattern, value))
                 continue;
-            if (!m->profile) {
+            if (m->profile_from_value) {
                 /* the value names the profile; an unknown name is no match */
                 if (strcmp(value, "none") == 0) {
                     if (ret_profile)

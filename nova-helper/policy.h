@@ -93,6 +93,8 @@ typedef struct {
     char *key;               /* extra spec key */
     char *profile;           /* NULL: "none" (pass through); for extra_spec
                               * without profile: the spec's value names it */
+    bool profile_from_value; /* extra_spec rule without 'profile' (so NULL
+                              * above is not "none") */
     guint line;              /* 1-based, for explain */
 } KtPolicyMatch;
 

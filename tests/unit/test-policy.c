@@ -261,6 +261,7 @@ test_match(void)
         "  - {flavor: \"tiny\", profile: none}\n"
         "  - {extra_spec: {\"kvmtune:profile\": \"*\"}}\n"
         "  - {extra_spec: {\"hw:tier\": \"gold*\"}, profile: db}\n"
+        "  - {extra_spec: {\"hw:tier\": \"bronze\"}, profile: none}\n"
         "  - {name: \"web-?\", profile: web}\n"
         "  - {default: web}\n";
     g_autoptr(KtPolicy) p = parse_ok(text);
@@ -294,10 +295,19 @@ test_match(void)
     g_assert_true(m == p->match->pdata[2]);
     g_assert_null(prof);
 
-    m = kt_policy_match(p, NULL, "web-1", NULL, &prof);
+    /* "profile: none" on an extra_spec rule is none, not "the value" */
+    g_hash_table_remove(specs, "kvmtune:profile");
+    g_hash_table_insert(specs, (char *)"hw:tier", (char *)"bronze");
+    m = kt_policy_match(p, "m1.small", "x", specs, &prof);
     g_assert_true(m == p->match->pdata[4]);
-    m = kt_policy_match(p, NULL, "web-10", NULL, &prof);
+    g_assert_false(m->profile_from_value);
+    g_assert_null(prof);
+    g_assert_true(((KtPolicyMatch *)p->match->pdata[2])->profile_from_value);
+
+    m = kt_policy_match(p, NULL, "web-1", NULL, &prof);
     g_assert_true(m == p->match->pdata[5]);
+    m = kt_policy_match(p, NULL, "web-10", NULL, &prof);
+    g_assert_true(m == p->match->pdata[6]);
     g_assert_cmpstr(prof->name, ==, "web");
 }
 
