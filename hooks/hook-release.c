@@ -22,18 +22,23 @@ kt_hook_release(const KtHookConfig *cfg, const char *name, const char *xml,
     g_autoptr(GError) first = NULL;
     guint i;
 
-    dom = kt_domain_parse(xml, len, error);
-    if (!dom)
-        return FALSE;
-    req = kt_domain_read_request(dom, error);
-    if (!req)
-        return FALSE;
-    if (!kt_mdev_uuid_valid(req->uuid))
-        return TRUE;            /* prepare never recorded such a domain */
-
+    dom = kt_domain_parse(xml, len, NULL);
+    /* A readable domain without a placement was never recorded. */
+    if (dom && !g_strstr_len(xml, (gssize)len, KT_PLACEMENT_NS))
+        return TRUE;
+    if (dom)
+        req = kt_domain_read_request(dom, NULL);
     st = kt_hook_state_open(cfg->state_dir, error);
-    if (!st || !kt_hook_state_load(st, req->uuid, &rec, error))
+    if (!st)
         return FALSE;
+    if (req && kt_mdev_uuid_valid(req->uuid)) {
+        if (!kt_hook_state_load(st, req->uuid, &rec, error))
+            return FALSE;
+    } else if (!kt_hook_state_find_name(st, name, &rec, error)) {
+        /* XML we cannot read: the record still knows the domain by name
+         * (unique among running domains), and cleaning up matters more. */
+        return FALSE;
+    }
     if (!rec)
         return TRUE;
 

@@ -215,21 +215,28 @@ main(int argc, char **argv)
     }
 
     if (!ok) {
-        g_autofree char *line = one_line(error->message);
-        g_autofree char *result = g_strdup_printf("error: %s", line);
+        g_autofree char *msg = g_strdup_printf("%s: %s", name, error->message);
+        g_autofree char *line = one_line(msg);
+        g_autofree char *result = g_strdup_printf("error: %s", error->message);
+        g_autofree char *result_line = one_line(result);
 
-        log_call(cfg, name, op, subop, result);
-        fprintf(stderr, "kvmtune: %s: %s\n", name, line);
+        log_call(cfg, name, op, subop, result_line);
+        fprintf(stderr, "kvmtune: %s\n", line);
         /* Release and reconnect cannot refuse anything: report only. */
         return what == OP_PREPARE || what == OP_INCOMING ? 1 : 0;
     }
     if (out) {
-        if (passthrough)
+        if (passthrough) {
+            g_autofree char *safe = one_line(name);
+
             fprintf(stderr, "kvmtune: %s: kvmtuned unreachable, domain passed through "
-                    "unchanged (policy hooks.on_daemon_down: passthrough)\n", name);
+                    "unchanged (policy hooks.on_daemon_down: passthrough)\n", safe);
+        }
         if (!write_all(STDOUT_FILENO, out, strlen(out))) {
+            g_autofree char *safe = one_line(name);
+
             log_call(cfg, name, op, subop, "error: cannot write stdout");
-            fprintf(stderr, "kvmtune: %s: cannot write the rewritten XML\n", name);
+            fprintf(stderr, "kvmtune: %s: cannot write the rewritten XML\n", safe);
             return 1;
         }
     }

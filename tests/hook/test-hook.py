@@ -171,6 +171,14 @@ def hugepages_missing_node_refuses():
 
 
 @tap.case
+def message_stays_one_line():
+    with HookEnv(HOOK) as h:
+        r = h.run('evil\nname\r', 'prepare', 'begin',
+                  domain('vm', DOM, placement(MEM2M, hugepages_el(1, node=7))))
+        one_line_error(r, 'evil name', 'node 7')
+
+
+@tap.case
 def hugepages_summed_per_node():
     with HookEnv(HOOK) as h:
         # 2 x 9000 on node 1 > 16384 free although each entry fits.
