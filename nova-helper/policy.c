@@ -1154,7 +1154,9 @@ parse_match(Ctx *ctx, KtPolicy *policy, const YNode *seq)
         !check_count(ctx, seq, "match", MAX_RULES))
         return;
     for (i = 0; i < seq->items->len; i++) {
-        static const char *const keys[] = { "flavor", "extra_spec", "name", "default", "profile", NULL };
+        static const char *const keys[] = {
+            "flavor", "extra_spec", "name", "default", "profile", NULL,
+        };
         const YNode *v[5] = { NULL };
         const YNode *item = seq->items->pdata[i];
         g_autofree char *where = g_strdup_printf("match[%u]", i);

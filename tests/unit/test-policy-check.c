@@ -220,7 +220,8 @@ test_cli(void)
     g_autofree char *ref = src_path("tests", "fixtures", "hosts", "reference", NULL);
     g_autofree char *example = src_path("nova-helper", "policy.example.yaml", NULL);
     g_autofree char *many = src_path("tests", "policy-data", "many-errors.yaml", NULL);
-    g_autofree char *nova = src_path("tests", "policy-data", "check", "nova-overlap.nova.conf", NULL);
+    g_autofree char *nova = src_path("tests", "policy-data", "check",
+                                     "nova-overlap.nova.conf", NULL);
     g_autofree char *out = NULL;
     g_autofree char *errs = NULL;
     g_auto(GStrv) lines = NULL;
