@@ -359,7 +359,10 @@ text_devices(GString *out, const KtInventory *inv, int node, GHashTable *physnet
         if (d->node != node || is_bridge_or_vf(d) || kt_inventory_find_pf(inv, d->address) ||
             kt_inventory_find_mdev_parent(inv, d->address))
             continue;
-        g_string_append_printf(out, "  device     %s %s %s [%s]\n", d->address,
+        /* Display controllers (class 0x03) are what whole-GPU passthrough
+         * hands out: call them GPUs like the mdev parents above. */
+        g_string_append_printf(out, "  %-10s %s %s %s [%s]\n",
+                               (d->class_code >> 16) == 0x03 ? "GPU" : "device", d->address,
                                or_dash(d->vendor_name), or_dash(d->device_name),
                                or_dash(d->driver));
     }
