@@ -170,6 +170,28 @@ check_pools(Check *c)
                     "tasks may run on pinned vCPUs", cpus_word(noiso), s, verb(noiso));
         }
     }
+    /* threads: isolate/require take whole cores: a pinned CPU whose SMT
+     * sibling sits in another pool can never be part of one. */
+    if (!kt_cpuset_is_empty(p->dedicated_cpus)) {
+        g_autoptr(KtCpuset) split = kt_cpuset_new();
+        int id;
+
+        for (id = kt_cpuset_next(p->dedicated_cpus, 0); id >= 0;
+             id = kt_cpuset_next(p->dedicated_cpus, id + 1)) {
+            const KtInvCpu *cpu = kt_inventory_cpu(c->inv, id);
+
+            if (cpu && cpu->siblings && !kt_cpuset_is_subset(cpu->siblings, p->dedicated_cpus))
+                kt_cpuset_add(split, id);
+        }
+        if (!kt_cpuset_is_empty(split)) {
+            g_autofree char *s = kt_cpuset_format(split);
+
+            warning(c, "host.dedicated_cpus", "%s %s %s SMT siblings outside the pool: "
+                    "profiles with threads isolate or require cannot use %s",
+                    cpus_word(split), s, kt_cpuset_count(split) == 1 ? "has" : "have",
+                    kt_cpuset_count(split) == 1 ? "its core" : "their cores");
+        }
+    }
     if (!kt_cpuset_is_empty(in_pools) && c->inv->online) {
         g_autoptr(KtCpuset) unused = kt_cpuset_copy(c->inv->online);
 

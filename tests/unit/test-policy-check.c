@@ -302,6 +302,7 @@ main(int argc, char **argv)
     DO_TEST_CHECK("nova-overlap");
     DO_TEST_CHECK("nova-ok");
     DO_TEST_CHECK("broken-offline");
+    DO_TEST_CHECK("split-siblings");
     g_test_add_func("/policy-check/cli", test_cli);
 
     return g_test_run();
