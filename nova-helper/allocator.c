@@ -16,7 +16,6 @@
 #include "allocator.h"
 #include "kt-error.h"
 
-#include <fnmatch.h>
 #include <string.h>
 
 #define MAX_THREADS_PER_CORE 8
@@ -1475,57 +1474,23 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
 
 /* ---- matching ------------------------------------------------------------ */
 
-static bool
-glob(const char *pattern, const char *s)
-{
-    return pattern && s && fnmatch(pattern, s, 0) == 0;
-}
-
+/* One matcher for every caller (engine, simulate, Proxmox): the policy's. */
 const KtPolicyMatch *
 kt_allocator_match(const KtPolicy *policy, const KtRequest *req,
                    const KtPolicyProfile **ret_profile, const char **ret_profile_name)
 {
-    guint i;
+    const KtPolicyMatch *m = kt_policy_match(policy, req->flavor_name, req->name,
+                                             req->extra_specs, ret_profile);
 
-    *ret_profile = NULL;
-    if (ret_profile_name)
-        *ret_profile_name = NULL;
-    for (i = 0; policy->match && i < policy->match->len; i++) {
-        const KtPolicyMatch *m = g_ptr_array_index(policy->match, i);
-        const char *name = m->profile;
-        bool hit = false;
-
-        switch (m->kind) {
-        case KT_MATCH_FLAVOR:
-            hit = glob(m->pattern, req->flavor_name);
-            break;
-        case KT_MATCH_EXTRA_SPEC: {
-            const char *v = m->key ? g_hash_table_lookup(req->extra_specs, m->key) : NULL;
-
-            hit = v && glob(m->pattern ? m->pattern : "*", v);
-            if (hit && !name)
-                name = v;
-            break;
-        }
-        case KT_MATCH_NAME:
-            hit = glob(m->pattern, req->name);
-            break;
-        case KT_MATCH_DEFAULT:
-            hit = true;
-            break;
-        case KT_MATCH_LAST:
-        default:
-            break;
-        }
-        if (!hit)
-            continue;
-        if (ret_profile_name)
-            *ret_profile_name = name;
-        if (name && g_strcmp0(name, "none") != 0)
-            *ret_profile = kt_policy_find_profile(policy, name);
-        return m;
+    if (ret_profile_name) {
+        if (!m)
+            *ret_profile_name = NULL;
+        else if (m->profile)
+            *ret_profile_name = m->profile;
+        else
+            *ret_profile_name = *ret_profile ? (*ret_profile)->name : "none";
     }
-    return NULL;
+    return m;
 }
 
 /* ---- usage --------------------------------------------------------------- */
