@@ -1,6 +1,7 @@
 """Shared helpers for the hook tests: a TAP runner, fixture copies, domain
 XML with a kvmtune placement, and running the hook binary."""
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -163,14 +164,26 @@ def fake_kernel_device(root, uuid):
     return os.path.join(d, 'remove')
 
 
+_SHARED = {}
+
+
 class HookEnv:
     """A temp dir with a fixture copy, a state dir and the environment that
     points the hook at them (and away from any config on this machine)."""
 
-    def __init__(self, hook, host='reference'):
+    def __init__(self, hook, host='reference', root=None, copy=True):
+        """@root: use this (shared, read-only for the case) sysroot instead
+        of a fresh copy; copy=False: an empty sysroot (cases that never
+        read the host)."""
         self.hook = hook
         self.tmp = tempfile.mkdtemp(prefix='kt-hook-')
-        self.root = copy_fixture(self.tmp, host)
+        if root:
+            self.root = root
+        elif copy:
+            self.root = copy_fixture(self.tmp, host)
+        else:
+            self.root = os.path.join(self.tmp, 'root')
+            os.makedirs(self.root)
         self.state = os.path.join(self.tmp, 'state')
         self.control = os.path.join(self.tmp, 'control')
         self.env = {
@@ -198,6 +211,17 @@ class HookEnv:
     def claims(self):
         d = os.path.join(self.state, 'vf')
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    @staticmethod
+    def shared_root(host='reference'):
+        """One fixture copy per process for cases that must not write to
+        it (they check that with snapshots): copying is most of a case's
+        time.  Removed at exit."""
+        if host not in _SHARED:
+            tmp = tempfile.mkdtemp(prefix='kt-hook-shared-')
+            atexit.register(shutil.rmtree, tmp, True)
+            _SHARED[host] = copy_fixture(tmp, host)
+        return _SHARED[host]
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -20,6 +20,9 @@ from hooklib import (GPU, VF, HookEnv, Tap, domain, fake_kernel_device,  # noqa:
 
 HOOK = os.path.abspath(sys.argv[1])
 tap = Tap()
+# Cases that must leave the sysroot untouched share one copy (they assert
+# it with snapshots); cases that write get their own.
+SHARED = HookEnv.shared_root
 
 DOM = '11111111-2222-4333-8444-555555555555'
 OTHER = '99999999-2222-4333-8444-555555555555'
@@ -48,7 +51,7 @@ def nothing_left(h, before):
 
 @tap.case
 def no_placement_is_untouched():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         for op, sub in [('prepare', 'begin'), ('release', 'end'), ('start', 'begin'),
                         ('started', 'begin'), ('stopped', 'end')]:
@@ -152,7 +155,7 @@ def release_with_unreadable_xml_uses_name():
 
 @tap.case
 def hugepages_short_refuses_and_leaves_nothing():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         xml = domain('big', DOM, placement(MEM2M, hugepages_el(20000),
                                           mdev_el('nvidia-222', M1)))
@@ -163,7 +166,7 @@ def hugepages_short_refuses_and_leaves_nothing():
 
 @tap.case
 def hugepages_missing_node_refuses():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         r = h.run('vm', 'prepare', 'begin', domain('vm', DOM, placement(MEM2M, hugepages_el(1, node=7))))
         one_line_error(r, 'node 7')
@@ -172,7 +175,7 @@ def hugepages_missing_node_refuses():
 
 @tap.case
 def message_stays_one_line():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         r = h.run('evil\nname\r', 'prepare', 'begin',
                   domain('vm', DOM, placement(MEM2M, hugepages_el(1, node=7))))
         one_line_error(r, 'evil name', 'node 7')
@@ -180,7 +183,7 @@ def message_stays_one_line():
 
 @tap.case
 def hugepages_summed_per_node():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         # 2 x 9000 on node 1 > 16384 free although each entry fits.
         xml = domain('vm', DOM, placement(MEM2M, hugepages_el(9000), hugepages_el(9000)))
         one_line_error(h.run('vm', 'prepare', 'begin', xml), '18000')
@@ -188,7 +191,7 @@ def hugepages_summed_per_node():
 
 @tap.case
 def mdev_capacity_short_refuses():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         xml = domain('vm', DOM, placement(mdev_el('nvidia-229', M1), mdev_el('nvidia-229', M2)))
         one_line_error(h.run('vm', 'prepare', 'begin', xml), 'nvidia-229', '1 available')
@@ -197,7 +200,7 @@ def mdev_capacity_short_refuses():
 
 @tap.case
 def mdev_unknown_type_or_parent_refuses():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         one_line_error(h.run('vm', 'prepare', 'begin',
                              domain('vm', DOM, placement(mdev_el('nvidia-999', M1)))),
@@ -211,7 +214,7 @@ def mdev_unknown_type_or_parent_refuses():
 
 @tap.case
 def vf_missing_or_wrong_pf_refuses():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         one_line_error(h.run('vm', 'prepare', 'begin',
                              domain('vm', DOM, placement(vf_el(vf='0000:17:0f.2')))),
@@ -261,7 +264,7 @@ def vf_used_by_running_domain_refuses():
 
 @tap.case
 def vf_claimed_by_other_prepare_refuses_until_release():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         a = domain('a', DOM, placement(vf_el()))
         b = domain('b', OTHER, placement(vf_el()))
         assert h.run('a', 'prepare', 'begin', a).returncode == 0
@@ -319,7 +322,7 @@ def hostile_strings_rejected():
         vf_el(pf='0000:17:00.0\n'),
         'gpu address="0000:ca:00.0/.."/>',
     ]
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         for el in hostile:
             r = h.run('vm', 'prepare', 'begin', domain('vm', DOM, placement(el)))
@@ -334,7 +337,7 @@ def hostile_strings_rejected():
 
 @tap.case
 def oversized_stdin_refused():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         big = vdi_domain().replace('</domain>', '<!--' + 'x' * (4 * 1024 * 1024) + '--></domain>')
         one_line_error(h.run('vm1', 'prepare', 'begin', big), 'exceeds')
         # Ops that refuse nothing still read all of stdin and exit 0.
@@ -344,14 +347,14 @@ def oversized_stdin_refused():
 
 @tap.case
 def malformed_xml_with_placement_refused():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         xml = vdi_domain().replace('</domain>', '')
         one_line_error(h.run('vm1', 'prepare', 'begin', xml))
 
 
 @tap.case
 def other_operations_exit_zero_quickly():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         before = snapshot(h.root)
         for op, sub in [('start', 'begin'), ('started', 'begin'), ('stopped', 'end'),
                         ('attach', 'begin'), ('migrate', 'end'), ('reconnect', 'begin'),
@@ -386,7 +389,7 @@ def config_file_next_to_hooks_dir():
 
 @tap.case
 def config_file_errors_are_one_line():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, root=SHARED()) as h:
         conf = os.path.join(h.tmp, 'bad.conf')
         with open(conf, 'w') as f:
             f.write('[hook]\ntimeout_ms=soon\n')

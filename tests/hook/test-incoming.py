@@ -45,7 +45,7 @@ def policy(h, text):
 
 @tap.case
 def migrate_begin_prints_replaced_xml():
-    with HookEnv(HOOK) as h, ControlDouble(h.control, sysroot=h.root) as d:
+    with HookEnv(HOOK, copy=False) as h, ControlDouble(h.control, sysroot=h.root) as d:
         r = h.run('mig', 'migrate', 'begin', FOREIGN)
         assert r.returncode == 0, r.stderr
         out = r.stdout.decode()
@@ -65,7 +65,7 @@ def migrate_begin_prints_replaced_xml():
 
 @tap.case
 def restore_begin_prints_replaced_xml():
-    with HookEnv(HOOK) as h, ControlDouble(h.control, sysroot=h.root) as d:
+    with HookEnv(HOOK, copy=False) as h, ControlDouble(h.control, sysroot=h.root) as d:
         r = h.run('mig', 'restore', 'begin', FOREIGN)
         assert r.returncode == 0, r.stderr
         assert b'incoming-double' in r.stdout
@@ -74,7 +74,7 @@ def restore_begin_prints_replaced_xml():
 
 @tap.case
 def daemon_down_fails_by_default():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, copy=False) as h:
         r = h.run('mig', 'migrate', 'begin', FOREIGN)
         one_line_error(r, 'unreachable', 'on_daemon_down: fail')
         assert r.stdout == b''
@@ -84,7 +84,7 @@ def daemon_down_fails_by_default():
 
 @tap.case
 def daemon_down_passthrough_prints_input():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, copy=False) as h:
         policy(h, 'hooks:\n  on_daemon_down: passthrough\n')
         for op in ('migrate', 'restore'):
             r = h.run('mig', op, 'begin', FOREIGN)
@@ -95,14 +95,14 @@ def daemon_down_passthrough_prints_input():
 
 @tap.case
 def broken_policy_means_default():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, copy=False) as h:
         policy(h, 'hooks:\n  on_daemon_down: maybe\n')
         one_line_error(h.run('mig', 'migrate', 'begin', FOREIGN), 'unreachable')
 
 
 @tap.case
 def daemon_refusal_stands():
-    with HookEnv(HOOK) as h, ControlDouble(h.control, mode='refuse'):
+    with HookEnv(HOOK, copy=False) as h, ControlDouble(h.control, mode='refuse'):
         policy(h, 'hooks:\n  on_daemon_down: passthrough\n')
         r = h.run('mig', 'migrate', 'begin', FOREIGN)
         one_line_error(r, 'refused', 'dedicated CPUs needed')
@@ -111,7 +111,7 @@ def daemon_refusal_stands():
 
 @tap.case
 def daemon_silent_times_out():
-    with HookEnv(HOOK) as h, ControlDouble(h.control, mode='silent'):
+    with HookEnv(HOOK, copy=False) as h, ControlDouble(h.control, mode='silent'):
         t = time.monotonic()
         r = h.run('mig', 'migrate', 'begin', FOREIGN, env={'KVMTUNE_TIMEOUT_MS': '500'})
         assert time.monotonic() - t < 5
@@ -120,13 +120,13 @@ def daemon_silent_times_out():
 
 @tap.case
 def daemon_garbage_refused():
-    with HookEnv(HOOK) as h, ControlDouble(h.control, mode='garbage'):
+    with HookEnv(HOOK, copy=False) as h, ControlDouble(h.control, mode='garbage'):
         one_line_error(h.run('mig', 'migrate', 'begin', FOREIGN), 'unusable XML')
 
 
 @tap.case
 def reconnect_notifies_and_never_fails():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, copy=False) as h:
         with ControlDouble(h.control) as d:
             r = h.run('mig', 'reconnect', 'begin', FOREIGN)
             assert r.returncode == 0 and r.stdout == b'' and r.stderr == b''
@@ -142,7 +142,7 @@ def reconnect_notifies_and_never_fails():
 
 @tap.case
 def log_records_each_call():
-    with HookEnv(HOOK) as h:
+    with HookEnv(HOOK, copy=False) as h:
         log = os.path.join(h.tmp, 'hook.log')
         policy(h, 'hooks:\n  on_daemon_down: passthrough\n')
         h.run('mig', 'migrate', 'begin', FOREIGN, env={'KVMTUNE_HOOK_LOG': log})
