@@ -180,7 +180,11 @@ class HookEnv:
         if root:
             self.root = root
         elif copy:
-            self.root = copy_fixture(self.tmp, host)
+            try:
+                self.root = copy_fixture(self.tmp, host)
+            except BaseException:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
         else:
             self.root = os.path.join(self.tmp, 'root')
             os.makedirs(self.root)
