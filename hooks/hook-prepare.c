@@ -232,6 +232,10 @@ kt_hook_prepare(const KtHookConfig *cfg, const char *name, const char *xml,
     const KtPlacement *pl;
     guint i;
 
+    /* Not a kvmtune domain: done, without trusting our parser with it (a
+     * parse error must never stop a guest kvmtune does not manage). */
+    if (!g_strstr_len(xml, (gssize)len, KT_PLACEMENT_NS))
+        return TRUE;
     dom = kt_domain_parse(xml, len, error);
     if (!dom)
         return FALSE;
