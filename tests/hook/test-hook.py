@@ -57,6 +57,10 @@ def no_placement_is_untouched():
                         ('started', 'begin'), ('stopped', 'end')]:
             r = h.run('plain', op, sub, domain('plain', DOM))
             assert r.returncode == 0 and r.stdout == b'' and r.stderr == b'', (op, r)
+        # Without a placement the XML is not even parsed: whatever our
+        # parser thinks of it cannot stop the guest.
+        r = h.run('plain', 'prepare', 'begin', b'<domain><name>plain</unclosed')
+        assert r.returncode == 0 and r.stderr == b'', r
         nothing_left(h, before)
 
 
