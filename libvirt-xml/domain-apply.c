@@ -202,6 +202,20 @@ kt_domain_strip(KtDomain *dom)
     strip(dom, true);
 }
 
+static bool
+has_kvmtune_devices(xmlNode *root)
+{
+    xmlNode *devices = kt_xml_child(root, "devices");
+    xmlNode *c;
+
+    for (c = devices ? devices->children : NULL; c; c = c->next) {
+        if ((kt_xml_is(c, "interface") || kt_xml_is(c, "hostdev")) &&
+            is_kvmtune_device(c))
+            return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ */
 /* Writing the parts                                                   */
 /* ------------------------------------------------------------------ */
@@ -256,14 +270,23 @@ write_cpu_pinning(xmlNode *root, const KtPlacement *pl, guint nvcpus,
     if (pl->emulator_cpus)
         kt_xml_children_remove(cputune, "emulatorpin");
     if (pl->cpu_policy != KT_CPU_POLICY_NONE) {
+        g_autofree char *shared = pl->shared_cpus ? kt_cpuset_format(pl->shared_cpus) : NULL;
+        xmlNode *prev = NULL;
+
         for (i = 0; i < nvcpus; i++) {
             xmlNode *pin = kt_xml_new(root->doc, NULL, "vcpupin");
-            const KtCpuset *set = pl->cpu_policy == KT_CPU_POLICY_DEDICATED
-                                  ? pl->vcpu_pins[i] : pl->shared_cpus;
 
             kt_xml_prop_set_uint(pin, "vcpu", i);
-            set_cpuset(pin, "cpuset", set);
-            kt_xml_child_add(cputune, cputune_order, pin);
+            if (pl->cpu_policy == KT_CPU_POLICY_DEDICATED)
+                set_cpuset(pin, "cpuset", pl->vcpu_pins[i]);
+            else
+                kt_xml_prop_set(pin, "cpuset", shared);
+            /* each after the previous: linear in the vCPU count */
+            if (prev)
+                kt_xml_sibling_add(prev, pin);
+            else
+                kt_xml_child_add(cputune, cputune_order, pin);
+            prev = pin;
         }
     }
     if (pl->emulator_cpus) {
@@ -279,6 +302,7 @@ write_numatune(xmlNode *root, const KtPlacement *pl, bool with_memnodes)
 {
     xmlNode *nt = kt_xml_child_ensure(root, kt_domain_order, "numatune");
     xmlNode *mem;
+    xmlNode *prev;
     guint i;
 
     kt_xml_children_remove(nt, "memory");
@@ -287,13 +311,15 @@ write_numatune(xmlNode *root, const KtPlacement *pl, bool with_memnodes)
     kt_xml_prop_set(mem, "mode", "strict");
     set_cpuset(mem, "nodeset", pl->nodes);
     kt_xml_child_add(nt, numatune_order, mem);
+    prev = mem;
     for (i = 0; with_memnodes && i < pl->ncells; i++) {
         xmlNode *mn = kt_xml_new(root->doc, NULL, "memnode");
 
         kt_xml_prop_set_uint(mn, "cellid", i);
         kt_xml_prop_set(mn, "mode", "strict");
         kt_xml_prop_set_uint(mn, "nodeset", pl->cells[i].host_node);
-        kt_xml_child_add(nt, numatune_order, mn);
+        kt_xml_sibling_add(prev, mn);
+        prev = mn;
     }
 }
 
@@ -586,11 +612,15 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (!req || !check_placement(pl, req, error))
         return FALSE;
 
-    strip(dom, false);
-    kt_request_free(g_steal_pointer(&req));
-    req = kt_domain_read_request(dom, error);
-    if (!req)
-        return FALSE;
+    /* what kvmtune wrote before goes first; then look again at what the
+     * definition itself asks for */
+    if (req->placement || kt_domain_find_placement(dom) || has_kvmtune_devices(root)) {
+        strip(dom, false);
+        kt_request_free(g_steal_pointer(&req));
+        req = kt_domain_read_request(dom, error);
+        if (!req)
+            return FALSE;
+    }
 
     if (!pl->override) {
         keep[PART_CPU_PINNING] = has_cpu_pinning(req, dom);

@@ -218,7 +218,7 @@ kt_xml_source_init(KtXmlSource *src, xmlDoc *doc, const char *text, gsize len)
 {
     xmlNode *root = xmlDocGetRootElement(doc);
     gsize pos = 0;
-    guint i;
+    gsize i;
 
     memset(src, 0, sizeof(*src));
     src->text = text;
@@ -258,12 +258,16 @@ kt_xml_source_init(KtXmlSource *src, xmlDoc *doc, const char *text, gsize len)
     src->mapped = true;
 
     /* The quote style of the root's first attribute decides new tags. */
-    for (i = 0; i < g_array_index(src->spans, SpanSlot, 0).span.len; i++) {
-        char c = text[i + src->prolog_len];
+    {
+        const SpanSlot *rs = root->_private;
 
-        if (c == '\'' || c == '"') {
-            src->quote = c;
-            break;
+        for (i = 0; i < rs->span.len; i++) {
+            char c = text[rs->span.start + i];
+
+            if (c == '\'' || c == '"') {
+                src->quote = c;
+                break;
+            }
         }
     }
 }
@@ -314,7 +318,14 @@ node_quote(const KtXmlSource *src, const xmlNode *node)
 static void
 escape_text(GString *out, const char *s, bool attr, char quote)
 {
-    for (; *s; s++) {
+    /* copy runs that need no escaping in one go */
+    while (*s) {
+        gsize run = strcspn(s, attr ? "&<>\r\n\t'\"" : "&<>\r");
+
+        g_string_append_len(out, s, run);
+        s += run;
+        if (!*s)
+            break;
         switch (*s) {
         case '&': g_string_append(out, "&amp;"); break;
         case '<': g_string_append(out, "&lt;"); break;
@@ -347,15 +358,34 @@ escape_text(GString *out, const char *s, bool attr, char quote)
         default:
             g_string_append_c(out, *s);
         }
+        s++;
     }
 }
 
 static void
 append_qname(GString *out, const xmlNode *node)
 {
-    if (node->ns && node->ns->prefix)
-        g_string_append_printf(out, "%s:", (const char *)node->ns->prefix);
+    if (node->ns && node->ns->prefix) {
+        g_string_append(out, (const char *)node->ns->prefix);
+        g_string_append_c(out, ':');
+    }
     g_string_append(out, (const char *)node->name);
+}
+
+static void
+append_attr(GString *out, const char *prefix, const char *name, const char *value,
+            char q)
+{
+    g_string_append_c(out, ' ');
+    if (prefix) {
+        g_string_append(out, prefix);
+        g_string_append_c(out, ':');
+    }
+    g_string_append(out, name);
+    g_string_append_c(out, '=');
+    g_string_append_c(out, q);
+    escape_text(out, value, true, q);
+    g_string_append_c(out, q);
 }
 
 static void
@@ -368,23 +398,25 @@ append_start_tag(GString *out, const KtXmlSource *src, const xmlNode *node)
     g_string_append_c(out, '<');
     append_qname(out, node);
     for (ns = node->nsDef; ns; ns = ns->next) {
-        g_string_append(out, " xmlns");
-        if (ns->prefix)
-            g_string_append_printf(out, ":%s", (const char *)ns->prefix);
-        g_string_append_printf(out, "=%c", q);
-        escape_text(out, (const char *)ns->href, true, q);
-        g_string_append_c(out, q);
+        append_attr(out, ns->prefix ? "xmlns" : NULL,
+                    ns->prefix ? (const char *)ns->prefix : "xmlns",
+                    (const char *)ns->href, q);
     }
     for (a = node->properties; a; a = a->next) {
-        xmlChar *v = xmlNodeListGetString(node->doc, a->children, 0);
+        const xmlNode *c = a->children;
 
-        g_string_append_c(out, ' ');
-        if (a->ns && a->ns->prefix)
-            g_string_append_printf(out, "%s:", (const char *)a->ns->prefix);
-        g_string_append_printf(out, "%s=%c", (const char *)a->name, q);
-        escape_text(out, v ? (const char *)v : "", true, q);
-        g_string_append_c(out, q);
-        xmlFree(v);
+        /* the common case, one text child: no copy */
+        if (c && !c->next && c->type == XML_TEXT_NODE) {
+            append_attr(out, a->ns ? (const char *)a->ns->prefix : NULL,
+                        (const char *)a->name, (const char *)c->content, q);
+        } else {
+            /* inLine=1: the raw value; we escape it ourselves */
+            xmlChar *v = xmlNodeListGetString(node->doc, a->children, 1);
+
+            append_attr(out, a->ns ? (const char *)a->ns->prefix : NULL,
+                        (const char *)a->name, v ? (const char *)v : "", q);
+            xmlFree(v);
+        }
     }
 }
 
@@ -463,13 +495,18 @@ serialize_nodes(GString *out, const KtXmlSource *src, const xmlNode *first)
             g_string_append(out, "-->");
             break;
         case XML_PI_NODE:
-            g_string_append_printf(out, "<?%s", (const char *)n->name);
-            if (n->content && *n->content)
-                g_string_append_printf(out, " %s", (const char *)n->content);
+            g_string_append(out, "<?");
+            g_string_append(out, (const char *)n->name);
+            if (n->content && *n->content) {
+                g_string_append_c(out, ' ');
+                g_string_append(out, (const char *)n->content);
+            }
             g_string_append(out, "?>");
             break;
         case XML_ENTITY_REF_NODE:
-            g_string_append_printf(out, "&%s;", (const char *)n->name);
+            g_string_append_c(out, '&');
+            g_string_append(out, (const char *)n->name);
+            g_string_append_c(out, ';');
             break;
         case XML_ATTRIBUTE_NODE:
         case XML_ENTITY_NODE:
@@ -596,14 +633,15 @@ kt_xml_parse(const char *text, gsize len, GError **error)
         g_set_error_literal(error, KT_ERROR, KT_ERROR_TOO_LARGE, "1:1: XML too large");
         return NULL;
     }
-    if (!g_utf8_validate_len(text, len, &bad)) {
+    /* libxml2 stops quietly at a NUL after the root element */
+    bad = memchr(text, '\0', len);
+    if (bad) {
         gsize line;
         gsize col;
 
         line_col(text, (gsize)(bad - text), &line, &col);
         g_set_error(error, KT_ERROR, KT_ERROR_PARSE,
-                    "%" G_GSIZE_FORMAT ":%" G_GSIZE_FORMAT ": %s", line, col,
-                    *bad ? "invalid UTF-8 byte sequence" : "NUL byte in XML");
+                    "%" G_GSIZE_FORMAT ":%" G_GSIZE_FORMAT ": NUL byte in XML", line, col);
         return NULL;
     }
     ctxt = xmlNewParserCtxt();
@@ -620,7 +658,7 @@ kt_xml_parse(const char *text, gsize len, GError **error)
     ctxt->sax->warning = NULL;
     /* NONET; deliberately no NOENT, DTDLOAD, DTDATTR or NOBLANKS */
     doc = xmlCtxtReadMemory(ctxt, text, (int)len, "domain.xml", "UTF-8",
-                            XML_PARSE_NONET | XML_PARSE_BIG_LINES |
+                            XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_COMPACT |
                             XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
     if (guard.refused) {
         g_set_error(error, KT_ERROR, KT_ERROR_PARSE,
@@ -630,11 +668,26 @@ kt_xml_parse(const char *text, gsize len, GError **error)
     }
     if (!doc || !ctxt->wellFormed) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message
-                                                                   : "malformed XML"));
 
-        g_set_error(error, KT_ERROR, KT_ERROR_PARSE, "%d:%d: %s",
-                    e ? e->line : 0, e ? e->int2 : 0, msg);
+        /* libxml2 refuses bad UTF-8 and NUL too; say it plainly (checked
+         * only here: the parse already validated the good path) */
+        if (!g_utf8_validate_len(text, len, &bad)) {
+            gsize line;
+            gsize col;
+
+            line_col(text, (gsize)(bad - text), &line, &col);
+            g_set_error(error, KT_ERROR, KT_ERROR_PARSE,
+                        "%" G_GSIZE_FORMAT ":%" G_GSIZE_FORMAT ": %s", line, col,
+                        *bad ? "invalid UTF-8 byte sequence" : "NUL byte in XML");
+            return NULL;
+        }
+        {
+            g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message
+                                                                       : "malformed XML"));
+
+            g_set_error(error, KT_ERROR, KT_ERROR_PARSE, "%d:%d: %s",
+                        e ? e->line : 0, e ? e->int2 : 0, msg);
+        }
         return NULL;
     }
     if (doc->intSubset || doc->extSubset) {
@@ -729,10 +782,16 @@ indent_of(xmlNode *node)
 {
     xmlNode *ws = prev_blank(node);
     const char *nl;
+    const char *cr;
 
     if (!ws || !ws->content)
         return NULL;
+    /* a copied blank keeps raw CRs (copy_blank); the parser turned them
+     * into LFs in the original: both end a line */
     nl = strrchr((const char *)ws->content, '\n');
+    cr = strrchr((const char *)ws->content, '\r');
+    if (cr > nl)
+        nl = cr;
     if (!nl)
         return NULL;
     return g_strdup(nl + 1);
@@ -814,7 +873,7 @@ has_newline_blank_before(xmlNode *node)
 {
     xmlNode *ws = prev_blank(node);
 
-    return ws && ws->content && strchr((const char *)ws->content, '\n');
+    return ws && ws->content && strpbrk((const char *)ws->content, "\r\n");
 }
 
 /* Puts @node as the only child of the blank element @parent. */
@@ -947,6 +1006,20 @@ kt_xml_child_add(xmlNode *parent, const char *const *order, xmlNode *child)
     }
 }
 
+void
+kt_xml_sibling_add(xmlNode *anchor, xmlNode *node)
+{
+    g_autofree char *ind = NULL;
+
+    place_after(anchor, node);
+    ind = indent_of(node);
+    if (ind) {
+        g_autofree char *unit = indent_unit(node->doc);
+
+        kt_xml_indent_subtree(node, ind, unit);
+    }
+}
+
 xmlNode *
 kt_xml_new(xmlDoc *doc, xmlNs *ns, const char *name)
 {
@@ -1054,11 +1127,19 @@ kt_xml_prop(const xmlNode *node, const char *name)
 void
 kt_xml_prop_set(xmlNode *node, const char *name, const char *value)
 {
-    g_autofree char *old = kt_xml_prop(node, name);
+    xmlAttr *a = xmlHasNsProp(node, BAD_CAST name, NULL);
 
-    if (old && strcmp(old, value) == 0)
-        return;
-    xmlSetProp(node, BAD_CAST name, BAD_CAST value);
+    if (!a) {
+        xmlNewProp(node, BAD_CAST name, BAD_CAST value);
+    } else {
+        const xmlNode *c = a->children;
+
+        /* an unchanged value keeps the tag's source bytes */
+        if (c && !c->next && c->type == XML_TEXT_NODE && c->content &&
+            strcmp((const char *)c->content, value) == 0)
+            return;
+        xmlSetProp(node, BAD_CAST name, BAD_CAST value);
+    }
     kt_xml_node_touch(node);
 }
 

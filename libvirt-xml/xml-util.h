@@ -88,6 +88,10 @@ xmlNode *kt_xml_child_ensure(xmlNode *parent, const char *const *order,
  * or in the order of @order when given; indents it and its subtree. */
 void kt_xml_child_add(xmlNode *parent, const char *const *order, xmlNode *child);
 
+/* Puts the freshly built @node right after its sibling @anchor, indented
+ * the same (O(1): for long runs such as one <vcpupin> per vCPU). */
+void kt_xml_sibling_add(xmlNode *anchor, xmlNode *node);
+
 /* Unlinks and frees @node together with the whitespace that indents it. */
 void kt_xml_node_remove(xmlNode *node);
 /* Removes every no-namespace child called @name; returns how many. */

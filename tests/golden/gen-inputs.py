@@ -151,7 +151,7 @@ def shared(profile, vcpus, mem_kib, node=0, cpus="2-27,114-139", pagesize=0,
 def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
                hugepages_kb=None, cells=None, vfs=(), mdevs=(), gpus=(),
                rbd=False, extra_specs=None, ports=1, root_ports=8,
-               emulator_pin=None, sched=None, vhostuser=False):
+               emulator_pin=None, sched=None, vhostuser=False, volumes=0):
     vc.NOVA_NS = ns
     inst_uuid = case_uuid(name)
     g = vc.LibvirtConfigGuest()
@@ -303,6 +303,26 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
         d.source_path = "/var/lib/nova/instances/%s/disk" % inst_uuid
         d.target_dev = "vda"
         d.target_bus = "virtio"
+        g.add_device(d)
+    for v in range(volumes):
+        # attached Cinder volumes (rbd), as nova's volume drivers write them
+        d = vc.LibvirtConfigGuestDisk()
+        d.source_type = "network"
+        d.source_protocol = "rbd"
+        vol = case_uuid(name, "volume%d" % v)
+        d.source_name = "volumes/volume-%s" % vol
+        d.source_hosts = ["192.168.10.11", "192.168.10.12", "192.168.10.13"]
+        d.source_ports = ["6789", "6789", "6789"]
+        d.auth_username = "cinder"
+        d.auth_secret_type = "ceph"
+        d.auth_secret_uuid = case_uuid("ceph", "secret")
+        d.driver_name = "qemu"
+        d.driver_format = "raw"
+        d.driver_cache = "none"
+        d.driver_discard = "unmap"
+        d.target_dev = "vd%s" % chr(ord("c") + v)
+        d.target_bus = "virtio"
+        d.serial = vol
         g.add_device(d)
     cd = vc.LibvirtConfigGuestDisk()
     cd.source_type = "file"
@@ -499,7 +519,9 @@ def cases():
         dedicated("gpu", 8, 32 * GiB, 150, node=1, gpus=[{"address": "0000:ca:00.0", "node": 1}]))
     # the benchmark's input: 16 pinned vCPUs, emulator, 2 cells, 1G, 2 VFs, 1 mdev
     c["nova-full-bench"] = (
-        nova_guest("full", "db.xlarge", 16, 32768, rbd=True, ports=2, root_ports=16),
+        nova_guest("full", "db.xlarge", 16, 32768, rbd=True, ports=5, root_ports=28, volumes=4,
+                   extra_specs={"hw:mem_page_size": "1GB", "kvmtune:profile": "db-dedicated",
+                                "hw:numa_nodes": "2", "quota:disk_read_iops_sec": "5000"}),
         dedicated("db-dedicated", 16, 32 * GiB, 28, nodes="0-1", threads=2,
                   cells=[("0-7", 16 * GiB, 0), ("8-15", 16 * GiB, 1)],
                   vfs=[VF[0], VF[1]], mdevs=[MDEV[0]]))

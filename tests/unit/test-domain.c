@@ -433,6 +433,10 @@ test_hostile(void)
     static const char undefined_entity[] = "<domain><name>&x;</name></domain>";
     static const char bad_utf8[] = "<domain>\n<name>\xff\xfe</name></domain>";
     static const char with_nul[] = "<domain>\0</domain>";
+    static const char latin1[] =
+        "<?xml version='1.0' encoding='ISO-8859-1'?>\n<domain><name>caf\xe9</name></domain>";
+    static const char amp_attr[] =
+        "<domain type='kvm'><name>a</name><vcpu x='&amp;&lt;\"&apos;'>1</vcpu></domain>";
     static const char broken[] = "<domain>\n  <name>x</nam>\n</domain>";
     static const char wrong_root[] = "<network/>";
     GString *deep = g_string_new("<domain>");
@@ -444,6 +448,22 @@ test_hostile(void)
     expect_parse_error(undefined_entity, strlen(undefined_entity), KT_ERROR_PARSE, "1:");
     expect_parse_error(bad_utf8, strlen(bad_utf8), KT_ERROR_PARSE, "2:7: invalid UTF-8");
     expect_parse_error(with_nul, sizeof(with_nul) - 1, KT_ERROR_PARSE, "1:9: NUL");
+    expect_parse_error(latin1, strlen(latin1), KT_ERROR_PARSE, "2:18: invalid UTF-8");
+    /* a touched tag with escaped attribute values is escaped exactly once */
+    {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(KtDomain) dom = kt_domain_parse(amp_attr, strlen(amp_attr), &err);
+        g_autoptr(KtPlacement) pl = kt_placement_new();
+        g_autofree char *out = NULL;
+
+        g_assert_no_error(err);
+        pl->cpu_policy = KT_CPU_POLICY_SHARED;
+        pl->nvcpus = 1;
+        pl->shared_cpus = kt_cpuset_parse("2-3", NULL);
+        g_assert_true(kt_domain_apply(dom, pl, NULL, &err));
+        out = kt_domain_format(dom, NULL);
+        g_assert_nonnull(strstr(out, "<vcpu x='&amp;&lt;\"&apos;' cpuset='2-3'>1</vcpu>"));
+    }
     expect_parse_error(broken, strlen(broken), KT_ERROR_PARSE, "2:");
     expect_parse_error(wrong_root, strlen(wrong_root), KT_ERROR_INVALID, "<domain>");
     for (i = 0; i < 300; i++)
