@@ -11,6 +11,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "domain.h"
+#include "xml-util.h"
 #include "kt-error.h"
 #include "mdev.h"
 #include "placement.h"
@@ -129,16 +130,30 @@ address_from_xml(xmlNode *node)
                            domain, bus, slot, function);
 }
 
+/* Value of the XPath expression @expr (a string() call), or NULL. */
+static char *
+xpath_string(xmlXPathContext *ctxt, const char *expr)
+{
+    g_autoptr(xmlXPathObject) obj = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
+
+    if (!obj || !obj->stringval || !*obj->stringval)
+        return NULL;
+    return g_strstrip(g_strdup((const char *)obj->stringval));
+}
+
 static void
 scan_status(GHashTable *used, const char *path, const char *self_uuid)
 {
     g_autofree char *text = NULL;
-    gsize len = 0;
-    xmlDoc *doc;
-    xmlXPathContext *ctxt;
-    xmlXPathObject *obj;
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) devs = NULL;
+    g_autoptr(xmlXPathObject) vfs = NULL;
+    g_autofree char *raw_uuid = NULL;
     g_autofree char *uuid = NULL;
     g_autofree char *name = NULL;
+    const char *who;
+    gsize len = 0;
     int i;
 
     if (!g_file_get_contents(path, &text, &len, NULL) || len > KT_DOMAIN_XML_MAX * 2)
@@ -148,46 +163,35 @@ scan_status(GHashTable *used, const char *path, const char *self_uuid)
         return;
     doc = xmlReadMemory(text, (int)len, path, NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc)
+    if (!doc || !(ctxt = xmlXPathNewContext(doc)))
         return;
-    ctxt = xmlXPathNewContext(doc);
-    if (!ctxt) {
-        xmlFreeDoc(doc);
-        return;
-    }
     xmlXPathRegisterNs(ctxt, BAD_CAST "kt", BAD_CAST KT_PLACEMENT_NS);
-    obj = xmlXPathEvalExpression(BAD_CAST "string(/domstatus/domain/uuid | /domain/uuid)", ctxt);
-    if (obj && obj->stringval)
-        uuid = g_ascii_strdown((const char *)obj->stringval, -1);
-    xmlXPathFreeObject(obj);
-    obj = xmlXPathEvalExpression(BAD_CAST "string(/domstatus/domain/name | /domain/name)", ctxt);
-    if (obj && obj->stringval)
-        name = g_strdup((const char *)obj->stringval);
-    xmlXPathFreeObject(obj);
+    raw_uuid = xpath_string(ctxt, "string(/domstatus/domain/uuid | /domain/uuid)");
+    name = xpath_string(ctxt, "string(/domstatus/domain/name | /domain/name)");
+    if (!raw_uuid)
+        return;
+    uuid = g_ascii_strdown(raw_uuid, -1);
+    if (self_uuid && strcmp(uuid, self_uuid) == 0)
+        return;
+    who = name ? name : uuid;
 
-    if (uuid && (!self_uuid || strcmp(g_strstrip(uuid), self_uuid) != 0)) {
-        obj = xmlXPathEvalExpression(
-            BAD_CAST "//devices/hostdev[@type='pci']/source/address | "
-                     "//devices/interface[@type='hostdev']/source/address",
-            ctxt);
-        for (i = 0; obj && obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
-            char *addr = address_from_xml(obj->nodesetval->nodeTab[i]);
+    devs = xmlXPathEvalExpression(
+        BAD_CAST "//devices/hostdev[@type='pci']/source/address | "
+                 "//devices/interface[@type='hostdev']/source/address",
+        ctxt);
+    for (i = 0; devs && devs->nodesetval && i < devs->nodesetval->nodeNr; i++) {
+        char *addr = address_from_xml(devs->nodesetval->nodeTab[i]);
 
-            if (addr)
-                g_hash_table_replace(used, addr, g_strdup(name ? name : uuid));
-        }
-        xmlXPathFreeObject(obj);
-        obj = xmlXPathEvalExpression(BAD_CAST "//metadata/kt:placement/kt:vf/@vf", ctxt);
-        for (i = 0; obj && obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
-            g_autofree char *addr = (char *)xmlNodeGetContent(obj->nodesetval->nodeTab[i]);
-
-            if (addr && kt_pci_address_valid(addr))
-                g_hash_table_replace(used, g_strdup(addr), g_strdup(name ? name : uuid));
-        }
-        xmlXPathFreeObject(obj);
+        if (addr)
+            g_hash_table_replace(used, addr, g_strdup(who));
     }
-    xmlXPathFreeContext(ctxt);
-    xmlFreeDoc(doc);
+    vfs = xmlXPathEvalExpression(BAD_CAST "//metadata/kt:placement/kt:vf/@vf", ctxt);
+    for (i = 0; vfs && vfs->nodesetval && i < vfs->nodesetval->nodeNr; i++) {
+        g_autofree char *addr = (char *)xmlNodeGetContent(vfs->nodesetval->nodeTab[i]);
+
+        if (addr && kt_pci_address_valid(addr))
+            g_hash_table_replace(used, g_strdup(addr), g_strdup(who));
+    }
 }
 
 GHashTable *

@@ -225,7 +225,6 @@ kt_hook_state_find_name(KtHookState *st, const char *name,
     g_autoptr(GDir) dir = g_dir_open(st->domains, 0, NULL);
     const char *entry;
 
-    *ret_rec = NULL;
     while (dir && (entry = g_dir_read_name(dir))) {
         g_autoptr(KtHookRecord) rec = NULL;
         g_autofree char *uuid = NULL;
@@ -242,6 +241,7 @@ kt_hook_state_find_name(KtHookState *st, const char *name,
             return TRUE;
         }
     }
+    *ret_rec = NULL;
     return TRUE;
 }
 

@@ -266,6 +266,42 @@ def vf_used_by_running_domain_refuses():
         assert h.run('vm1', 'prepare', 'begin', xml).returncode == 0
 
 
+STATUS_HOSTDEV = """<domstatus state='running' pid='4243'>
+  <domain type='kvm' id='2'>
+    <name>gpu-user</name>
+    <uuid>{uuid}</uuid>
+    <metadata>
+      <kvmtune:placement xmlns:kvmtune="http://kvmtune.org/xmlns/placement/1.0">
+        <kvmtune:vf pf="0000:17:00.0" vf="0000:17:00.4" node="0"/>
+      </kvmtune:placement>
+    </metadata>
+    <devices>
+      <hostdev mode='subsystem' type='pci' managed='yes'>
+        <source><address domain='0x0000' bus='0xca' slot='0x00' function='0x0'/></source>
+      </hostdev>
+    </devices>
+  </domain>
+</domstatus>
+"""
+
+
+@tap.case
+def pci_in_use_seen_in_hostdev_and_placement():
+    with HookEnv(HOOK) as h:
+        d = os.path.join(h.root, 'run/libvirt/qemu')
+        os.makedirs(d)
+        with open(os.path.join(d, 'gpu-user.xml'), 'w') as f:
+            f.write(STATUS_HOSTDEV.format(uuid=OTHER.upper()))
+        one_line_error(h.run('vm', 'prepare', 'begin',
+                             domain('vm', DOM, placement('gpu address="0000:ca:00.0" node="1"/>'))),
+                       'GPU 0000:ca:00.0', "'gpu-user'")
+        one_line_error(h.run('vm', 'prepare', 'begin',
+                             domain('vm', DOM, placement(vf_el(vf='0000:17:00.4')))),
+                       '0000:17:00.4', "'gpu-user'")
+        assert h.run('vm', 'prepare', 'begin',
+                     domain('vm', DOM, placement(vf_el(vf='0000:17:00.5')))).returncode == 0
+
+
 @tap.case
 def vf_claimed_by_other_prepare_refuses_until_release():
     with HookEnv(HOOK, root=SHARED()) as h:
