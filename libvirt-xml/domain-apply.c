@@ -649,8 +649,9 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (part_written(pl, PART_CPU_PINNING) && !keep[PART_CPU_PINNING])
         write_cpu_pinning(root, pl, req->vcpus_max, created);
     if (part_written(pl, PART_NUMATUNE) && !keep[PART_NUMATUNE])
+        /* memnode per guest cell: ours, or the input's when they match */
         write_numatune(root, pl, part_written(pl, PART_GUEST_NUMA) &&
-                       !keep[PART_GUEST_NUMA]);
+                       (!keep[PART_GUEST_NUMA] || req->ncpu_cells == pl->ncells));
     if (part_written(pl, PART_CPU_TOPOLOGY) && !keep[PART_CPU_TOPOLOGY])
         write_topology(root, pl, req->vcpus_max);
     if (part_written(pl, PART_GUEST_NUMA) && !keep[PART_GUEST_NUMA])

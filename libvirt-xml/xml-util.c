@@ -911,7 +911,8 @@ order_of(const char *const *order, const xmlNode *n)
     if (!order || n->type != XML_ELEMENT_NODE || n->ns)
         return -1;
     for (i = 0; order[i]; i++) {
-        if (strcmp(order[i], (const char *)n->name) == 0)
+        /* first byte first: most names differ there */
+        if (order[i][0] == n->name[0] && strcmp(order[i], (const char *)n->name) == 0)
             return i;
     }
     return -1;
