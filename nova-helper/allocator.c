@@ -1340,6 +1340,11 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
                     "domain %s: no vCPUs or no memory to place", req->name ? req->name : "?");
         return NULL;
     }
+    if (req->vcpus_max >= KT_CPUSET_MAX) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "domain %s: %u vCPUs, more than %d",
+                    req->name ? req->name : "?", req->vcpus_max, KT_CPUSET_MAX - 1);
+        return NULL;
+    }
     if (inv->nodes->len == 0) {
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "inventory has no NUMA node");
         return NULL;
@@ -1384,6 +1389,21 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
         want.fixed_nodes = nova_nodes;
         want.nnodes = kt_cpuset_count(nova_nodes);
         want.check_memory = false;    /* Nova's choice stands; book it */
+    }
+
+    if (want.nnodes > MIN(ctx.nnodes, FIT_MAX_NODES) &&
+        (want.fixed_nodes || profile->numa_need == KT_NEED_REQUIRED)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_NO_CAPACITY,
+                    "profile %s needs %u NUMA nodes; the host has %u", profile->name,
+                    want.nnodes, ctx.nnodes);
+        ctx_clear(&ctx);
+        return NULL;
+    }
+    if (want.nnodes > MIN(ctx.nnodes, FIT_MAX_NODES)) {
+        if (report)
+            report->fallbacks++;
+        note(&ctx, "numa: best-effort: %u nodes asked, the host has %u", want.nnodes, ctx.nnodes);
+        want.nnodes = MIN(ctx.nnodes, FIT_MAX_NODES);
     }
 
     /* Step 2: nodes, weakening best-effort parts one at a time. */

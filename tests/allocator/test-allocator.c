@@ -623,6 +623,33 @@ test_ledger_double_booking(void)
     g_assert_cmpstr(kt_ledger_pci_holder(l, "0000:17:02.0"), ==, "a");
 }
 
+/* More nodes than the host has: refused (required) or capped (best-effort). */
+static void
+test_too_many_nodes(void)
+{
+    static const char pol[] =
+        "host: {reserved_cpus: \"0-1,112-113\", dedicated_cpus: \"28-111,140-223\"}\n"
+        "profiles:\n"
+        "  four: {cpu: {policy: dedicated}, numa: {nodes: 4}}\n"
+        "  soft: {cpu: {policy: dedicated}, numa: {nodes: 4, need: best-effort}}\n"
+        "match: [{flavor: \"four.*\", profile: four}, {flavor: \"soft.*\", profile: soft}]\n";
+    Host h;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtPlacement) a = NULL;
+    g_autoptr(KtPlacement) b = NULL;
+
+    host_init(&h, &test_host_reference, pol);
+    a = host_place(&h, "four.8", 8, 1024, NULL, &err);
+    g_assert_null(a);
+    g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
+    g_assert_cmpstr(err->message, ==, "profile four needs 4 NUMA nodes; the host has 2");
+    g_clear_error(&err);
+    b = host_place(&h, "soft.8", 8, 1024, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(b->ncells, ==, 2);
+    host_clear(&h);
+}
+
 static void
 test_simulate(void)
 {
@@ -693,6 +720,7 @@ main(int argc, char **argv)
     g_test_add_func("/allocator/laptop", test_laptop);
     g_test_add_func("/allocator/epyc-four-nodes", test_epyc_four_nodes);
     g_test_add_func("/allocator/deterministic", test_deterministic);
+    g_test_add_func("/allocator/too-many-nodes", test_too_many_nodes);
     g_test_add_func("/allocator/simulate", test_simulate);
     g_test_add_func("/ledger/double-booking", test_ledger_double_booking);
     g_test_add_func("/ledger/property", test_ledger_property);
