@@ -199,6 +199,20 @@ plan_mdevs(const KtHookConfig *cfg, const KtPlacement *pl, const KtHookRecord *o
     return TRUE;
 }
 
+static bool
+placement_has_mdev(const KtPlacement *pl, const char *uuid)
+{
+    guint i;
+
+    for (i = 0; i < pl->mdevs->len; i++) {
+        const KtPlacementMdev *m = g_ptr_array_index(pl->mdevs, i);
+
+        if (strcmp(m->uuid, uuid) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Undo for a failed create: remove what this call made, put the record
  * back as it was.  Errors here are secondary to the one being reported. */
 static void
@@ -262,6 +276,19 @@ kt_hook_prepare(const KtHookConfig *cfg, const char *name, const char *xml,
         !check_hugepages(cfg, pl, error) ||
         !check_pci(cfg, st, pl, req->uuid, error) ||
         !plan_mdevs(cfg, pl, old, create, keep, error))
+        return FALSE;
+
+    /* A record left by a prepare whose release never came (libvirtd died):
+     * its mdevs that still exist stay ours even if this placement no
+     * longer names them, so release removes them; its claims are
+     * replaced by this placement's. */
+    for (i = 0; old && i < old->mdevs->len; i++) {
+        KtPlacementMdev *om = g_ptr_array_index(old->mdevs, i);
+
+        if (!placement_has_mdev(pl, om->uuid) && kt_mdev_exists(cfg->sysroot, om->uuid))
+            g_ptr_array_add(keep, om);
+    }
+    if (old && !kt_hook_state_delete(st, old, error))
         return FALSE;
 
     rec = kt_hook_record_new(req->uuid, req->name ? req->name : name);

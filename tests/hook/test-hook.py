@@ -148,6 +148,23 @@ def restart_after_lost_release_reuses_own_mdevs():
 
 
 @tap.case
+def stale_record_mdevs_and_claims_carried_over():
+    """prepare, no release (libvirtd died), the definition changed: the old
+    mdev that still exists is released with the new ones; the old VF claim
+    gives way to the new placement's."""
+    with HookEnv(HOOK) as h:
+        assert h.run('vm1', 'prepare', 'begin', vdi_domain(vf_el())).returncode == 0
+        removes = [fake_kernel_device(h.root, u) for u in (M1, M2)]
+        other_vf = '0000:17:00.3'
+        xml = domain('vm1', DOM, placement(mdev_el('nvidia-222', M1), vf_el(vf=other_vf)))
+        assert h.run('vm1', 'prepare', 'begin', xml).returncode == 0
+        assert h.claims() == [other_vf], h.claims()
+        assert h.run('vm1', 'release', 'end', xml).returncode == 0
+        assert [read(p) for p in removes] == ['1', '1']
+        assert h.records() == [] and h.claims() == []
+
+
+@tap.case
 def release_with_unreadable_xml_uses_name():
     with HookEnv(HOOK) as h:
         assert h.run('vm1', 'prepare', 'begin', vdi_domain()).returncode == 0
