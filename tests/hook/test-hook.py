@@ -333,6 +333,26 @@ def vf_claimed_by_other_prepare_refuses_until_release():
 
 
 @tap.case
+def concurrent_prepares_get_a_vf_once():
+    """Eight domains start at once, all placed on the same VF: the state
+    lock lets exactly one through."""
+    import subprocess
+    with HookEnv(HOOK, root=SHARED()) as h:
+        procs = []
+        for i in range(8):
+            uuid = f'{i:08x}-2222-4333-8444-555555555555'
+            xml = domain(f'vm{i}', uuid, placement(vf_el()))
+            p = subprocess.Popen([HOOK, f'vm{i}', 'prepare', 'begin', '-'], env=h.env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            procs.append((p, xml))
+        results = [p.communicate(xml.encode(), timeout=30) and p.returncode
+                   for p, xml in procs]
+        assert sorted(results) == [0] + [1] * 7, results
+        assert h.claims() == [VF] and len(h.records()) == 1
+
+
+@tap.case
 def failed_create_undoes_earlier_mdevs():
     """mdev 1 is created (the fake kernel makes its device), mdev 2's create
     fails: the hook must remove mdev 1 and drop its record."""
