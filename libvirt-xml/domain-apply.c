@@ -182,8 +182,12 @@ strip(KtDomain *dom, bool drop_containers)
             if (part_written(pl, p) && !has_word(kept, part_names[p]))
                 remove_part(root, p, drop_containers, created);
         }
-        kt_xml_node_remove(node);
-        if (kt_xml_is_blank(meta))
+        /* all of them: a hand-made definition may carry more than one */
+        while (node) {
+            kt_xml_node_remove(node);
+            node = kt_domain_find_placement(dom);
+        }
+        if (drop_containers && kt_xml_is_blank(meta))
             kt_xml_node_remove(meta);
     }
     for (c = devices ? devices->children : NULL; c; c = next) {

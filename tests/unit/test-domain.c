@@ -491,6 +491,34 @@ test_strip_untouched(void)
 }
 
 static void
+test_two_placements(void)
+{
+    static const char xml[] =
+        "<domain type='kvm'>\n"
+        "  <name>two</name>\n"
+        "  <metadata>\n"
+        "    <a:placement xmlns:a='" KT_PLACEMENT_NS "' profile='one'/>\n"
+        "    <b:placement xmlns:b='" KT_PLACEMENT_NS "' profile='two'/>\n"
+        "  </metadata>\n"
+        "  <memory>1048576</memory>\n"
+        "  <vcpu>1</vcpu>\n"
+        "</domain>\n";
+    g_autoptr(KtPlacement) pl = kt_placement_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *again = NULL;
+
+    pl->profile = g_strdup("three");
+    out = kt_domain_rewrite(xml, strlen(xml), pl, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_null(strstr(out, "profile='one'"));
+    g_assert_null(strstr(out, "profile='two'"));
+    g_assert_nonnull(strstr(out, "profile='three'"));
+    again = kt_domain_rewrite(out, strlen(out), pl, NULL, &err);
+    g_assert_cmpstr(again, ==, out);
+}
+
+static void
 test_read_placement_back(void)
 {
     g_autoptr(KtPlacement) pl = make_placement(4, 4194304, true);
@@ -525,5 +553,6 @@ main(int argc, char **argv)
     g_test_add_func("/domain/hostile", test_hostile);
     g_test_add_func("/domain/strip-untouched", test_strip_untouched);
     g_test_add_func("/domain/read-placement-back", test_read_placement_back);
+    g_test_add_func("/domain/two-placements", test_two_placements);
     return g_test_run();
 }
