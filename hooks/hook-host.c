@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -17,6 +18,7 @@
 #include "placement.h"
 
 #define ATTR_MAX 64
+#define STATUS_MAX (2 * KT_DOMAIN_XML_MAX)
 
 gboolean
 kt_hook_host_free_hugepages(const char *sysroot, guint node, guint64 size_kib,
@@ -154,9 +156,13 @@ scan_status(GHashTable *used, const char *path, const char *self_uuid)
     g_autofree char *name = NULL;
     const char *who;
     gsize len = 0;
+    GStatBuf sb;
     int i;
 
-    if (!g_file_get_contents(path, &text, &len, NULL) || len > KT_DOMAIN_XML_MAX * 2)
+    /* A status file is a domain XML plus libvirt's runtime state: bound it
+     * before reading, as any input. */
+    if (g_stat(path, &sb) < 0 || sb.st_size > STATUS_MAX ||
+        !g_file_get_contents(path, &text, &len, NULL) || len > STATUS_MAX)
         return;
     /* Most guests have no PCI passthrough: skip their XML without parsing. */
     if (!strstr(text, "hostdev") && !strstr(text, KT_PLACEMENT_NS))
