@@ -906,15 +906,20 @@ fill_cpus(Ctx *ctx, const Shape *s, const Fit *f, KtPlacement *pl)
         g_autoptr(KtCpuset) emu = kt_cpuset_new();
         g_autofree char *list = NULL;
 
+        bool local = true;
+
         for (i = 0; i < f->n; i++)
             kt_cpuset_union(emu, ctx->nodes[f->idx[i]].shared);
-        if (kt_cpuset_is_empty(emu))
+        if (kt_cpuset_is_empty(emu)) {
             kt_cpuset_union(emu, ctx->shared_pool);
+            local = false;
+        }
         if (!kt_cpuset_is_empty(emu)) {
             list = kt_cpuset_format(emu);
             pl->emulator_cpus = g_steal_pointer(&emu);
             if (s->cpu == KT_CPU_POLICY_DEDICATED)
-                note(ctx, "emulator: share: the node's shared CPUs %s", list);
+                note(ctx, "emulator: share: %s %s", local ? "shared CPUs of the VM's nodes"
+                     : "the whole shared pool (the VM's nodes have no shared CPU)", list);
         }
     }
 

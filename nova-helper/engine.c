@@ -415,6 +415,9 @@ kt_engine_explain(KtEngine *e, const char *xml, gsize len, GError **error)
         return g_string_free(g_steal_pointer(&s), FALSE);
     }
     if (refusal) {
+        for (i = 0; d.report && i < d.report->notes->len; i++)
+            g_string_append_printf(s, "  %s\n",
+                                   (const char *)g_ptr_array_index(d.report->notes, i));
         g_string_append_printf(s, "result: refused (%s): %s\n",
                                kt_error_code_to_string(refusal->code), refusal->message);
         return g_string_free(g_steal_pointer(&s), FALSE);
