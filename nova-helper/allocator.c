@@ -750,61 +750,48 @@ search_sets(Search *se, guint start, guint depth)
 
 /* ---- refusal messages ---------------------------------------------------- */
 
-/* Names the first resource no node set can provide, with the free amount
- * of each node. */
-static void
-set_refusal(const Ctx *ctx, const Shape *s, GError **error)
+/* CPUs: fills @freelist and clears ok[] of nodes short of CPUs; returns
+ * what is missing when fewer than s->nnodes nodes remain, else NULL. */
+static char *
+shortfall_cpus(const Ctx *ctx, const Shape *s, guint k, bool *ok, GString *freelist)
 {
-    g_autoptr(GString) freelist = g_string_new(NULL);
-    g_autofree char *what = NULL;
-    g_autofree char *on = NULL;
-    g_autofree bool *ok = g_new0(bool, ctx->nnodes);
-    Fit f = { .n = s->nnodes };
+    guint need = s->cpu == KT_CPU_POLICY_DEDICATED
+                 ? units_needed(s->threads, k, s->emu_isolate, threads_per_core(ctx)) : k;
     guint nok = 0;
     guint i;
-    guint k, tpc = threads_per_core(ctx);
 
-    split(&f, ctx->req->vcpus_max, ctx->req->memory_kib, s->page_kib);
-    k = f.vcpus[0];
-    on = s->nnodes == 1 ? g_strdup("on one node")
-                        : g_strdup_printf("on each of %u nodes", s->nnodes);
-    for (i = 0; i < ctx->nnodes; i++)
-        ok[i] = !s->fixed_nodes || kt_cpuset_has(s->fixed_nodes, ctx->nodes[i].id);
+    if (s->cpu == KT_CPU_POLICY_NONE)
+        return NULL;
+    for (i = 0; i < ctx->nnodes; i++) {
+        const Node *n = &ctx->nodes[i];
+        guint have;
 
-    /* CPUs */
-    if (s->cpu != KT_CPU_POLICY_NONE) {
-        for (i = 0; i < ctx->nnodes; i++) {
-            const Node *n = &ctx->nodes[i];
-            guint have;
-
-            if (s->cpu == KT_CPU_POLICY_DEDICATED)
-                have = node_free_units(ctx, n, s->threads);
-            else
-                have = kt_cpuset_is_empty(n->shared) ? 0 : n->shared_free;
-            g_string_append_printf(freelist, "%snode%u %u", i ? ", " : "", n->id, have);
-            if (have < (s->cpu == KT_CPU_POLICY_DEDICATED
-                        ? units_needed(s->threads, k, s->emu_isolate, tpc) : k))
-                ok[i] = false;
-        }
-        if (s->cpu == KT_CPU_POLICY_DEDICATED) {
-            guint need = units_needed(s->threads, k, s->emu_isolate, tpc);
-
-            what = g_strdup_printf(s->threads == KT_THREADS_ISOLATE ? "%u isolated cores"
-                                   : s->threads == KT_THREADS_REQUIRE ? "%u whole free cores"
-                                   : "%u dedicated CPUs", need);
-        } else {
-            what = g_strdup_printf("%u shared vCPUs", k);
-        }
-        for (i = 0; i < ctx->nnodes; i++)
-            nok += ok[i];
-        if (nok < s->nnodes)
-            goto report;
+        if (s->cpu == KT_CPU_POLICY_DEDICATED)
+            have = node_free_units(ctx, n, s->threads);
+        else
+            have = kt_cpuset_is_empty(n->shared) ? 0 : n->shared_free;
+        g_string_append_printf(freelist, "%snode%u %u", i ? ", " : "", n->id, have);
+        if (have < need)
+            ok[i] = false;
+        nok += ok[i];
     }
+    if (nok >= s->nnodes)
+        return NULL;
+    if (s->cpu == KT_CPU_POLICY_SHARED)
+        return g_strdup_printf("%u shared vCPUs", k);
+    return g_strdup_printf(s->threads == KT_THREADS_ISOLATE ? "%u isolated cores"
+                           : s->threads == KT_THREADS_REQUIRE ? "%u whole free cores"
+                           : "%u dedicated CPUs", need);
+}
 
-    /* Memory or pages on the nodes that passed. */
-    g_string_truncate(freelist, 0);
-    g_clear_pointer(&what, g_free);
-    nok = 0;
+/* Memory or hugepages, on the nodes still ok[]; as shortfall_cpus(). */
+static char *
+shortfall_memory(const Ctx *ctx, const Shape *s, const Fit *f, bool *ok, GString *freelist)
+{
+    g_autofree char *sz = s->page_kib ? size_name(s->page_kib) : NULL;
+    guint nok = 0;
+    guint i;
+
     for (i = 0; i < ctx->nnodes; i++) {
         const Node *n = &ctx->nodes[i];
 
@@ -813,32 +800,49 @@ set_refusal(const Ctx *ctx, const Shape *s, GError **error)
 
             g_string_append_printf(freelist, "%snode%u %" G_GUINT64_FORMAT,
                                    i ? ", " : "", n->id, have);
-            if (have < f.pages[0])
+            if (have < f->pages[0])
                 ok[i] = false;
         } else {
             g_string_append_printf(freelist, "%snode%u %" G_GUINT64_FORMAT " MiB",
                                    i ? ", " : "", n->id, n->mem_free / 1024);
-            if (n->mem_free < f.mem[0])
+            if (n->mem_free < f->mem[0])
                 ok[i] = false;
         }
         nok += ok[i];
     }
-    if (s->page_kib) {
-        g_autofree char *sz = size_name(s->page_kib);
+    if (nok >= s->nnodes)
+        return NULL;
+    if (s->page_kib)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " x %s hugepages", f->pages[0], sz);
+    return g_strdup_printf("%" G_GUINT64_FORMAT " MiB memory", f->mem[0] / 1024);
+}
 
-        what = g_strdup_printf("%" G_GUINT64_FORMAT " x %s hugepages", f.pages[0], sz);
-    } else {
-        what = g_strdup_printf("%" G_GUINT64_FORMAT " MiB memory", f.mem[0] / 1024);
+/* Names the first resource no node set can provide (CPUs, then memory or
+ * pages on the nodes that had the CPUs), with the free amount per node. */
+static void
+set_refusal(const Ctx *ctx, const Shape *s, GError **error)
+{
+    g_autoptr(GString) freelist = g_string_new(NULL);
+    g_autofree char *what = NULL;
+    g_autofree char *on = NULL;
+    g_autofree bool *ok = g_new0(bool, ctx->nnodes);
+    Fit f = { .n = s->nnodes };
+    guint i;
+
+    split(&f, ctx->req->vcpus_max, ctx->req->memory_kib, s->page_kib);
+    on = s->nnodes == 1 ? g_strdup("on one node")
+                        : g_strdup_printf("on each of %u nodes", s->nnodes);
+    for (i = 0; i < ctx->nnodes; i++)
+        ok[i] = !s->fixed_nodes || kt_cpuset_has(s->fixed_nodes, ctx->nodes[i].id);
+
+    what = shortfall_cpus(ctx, s, f.vcpus[0], ok, freelist);
+    if (!what) {
+        g_string_truncate(freelist, 0);
+        what = shortfall_memory(ctx, s, &f, ok, freelist);
     }
-    if (nok < s->nnodes)
-        goto report;
-
-    /* Each resource fits somewhere but never together. */
-    g_clear_pointer(&what, g_free);
-    what = g_strdup_printf("%u vCPUs and %" G_GUINT64_FORMAT " MiB together",
-                           k, f.mem[0] / 1024);
-
-report:
+    if (!what)      /* each fits somewhere, never together */
+        what = g_strdup_printf("%u vCPUs and %" G_GUINT64_FORMAT " MiB together",
+                               f.vcpus[0], f.mem[0] / 1024);
     g_set_error(error, KT_ERROR, KT_ERROR_NO_CAPACITY,
                 "profile %s needs %s %s; free: %s",
                 ctx->profile->name, what, on, freelist->str);
