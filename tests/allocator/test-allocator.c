@@ -623,6 +623,35 @@ test_ledger_double_booking(void)
     g_assert_cmpstr(kt_ledger_pci_holder(l, "0000:17:02.0"), ==, "a");
 }
 
+/* The only free VFs decide the node, over best fit. */
+static void
+test_vf_pulls_node(void)
+{
+    Host h;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtPlacement) taken = kt_placement_new();
+    g_autoptr(KtPlacement) pl = NULL;
+    const KtInvSriovPf *pf;
+    guint i;
+
+    host_init(&h, &test_host_reference, th_policy_reference);
+    pf = kt_inventory_find_pf(h.inv, "0000:17:00.0");
+    for (i = 0; i < pf->vfs->len; i++) {
+        KtPlacementVf *vf = kt_placement_vf_new();
+
+        vf->pf = g_strdup(pf->address);
+        vf->vf = g_strdup(g_ptr_array_index(pf->vfs, i));
+        g_ptr_array_add(taken->vfs, vf);
+    }
+    g_assert_true(kt_ledger_book(h.ledger, "other", NULL, taken, NULL, false, NULL));
+    /* best fit alone would pick node 0 (28 cores against 56) */
+    pl = host_place(&h, "db.small", 2, 2048, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(kt_cpuset_first(pl->nodes), ==, 1);
+    g_assert_cmpstr(((KtPlacementVf *)g_ptr_array_index(pl->vfs, 0))->pf, ==, "0000:98:00.0");
+    host_clear(&h);
+}
+
 /* More nodes than the host has: refused (required) or capped (best-effort). */
 static void
 test_too_many_nodes(void)
@@ -720,6 +749,7 @@ main(int argc, char **argv)
     g_test_add_func("/allocator/laptop", test_laptop);
     g_test_add_func("/allocator/epyc-four-nodes", test_epyc_four_nodes);
     g_test_add_func("/allocator/deterministic", test_deterministic);
+    g_test_add_func("/allocator/vf-pulls-node", test_vf_pulls_node);
     g_test_add_func("/allocator/too-many-nodes", test_too_many_nodes);
     g_test_add_func("/allocator/simulate", test_simulate);
     g_test_add_func("/ledger/double-booking", test_ledger_double_booking);
