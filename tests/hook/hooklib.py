@@ -171,12 +171,12 @@ class HookEnv:
     """A temp dir with a fixture copy, a state dir and the environment that
     points the hook at them (and away from any config on this machine)."""
 
-    def __init__(self, hook, host='reference', root=None, copy=True):
+    def __init__(self, hook, host='reference', root=None, copy=True, base=None):
         """@root: use this (shared, read-only for the case) sysroot instead
         of a fresh copy; copy=False: an empty sysroot (cases that never
-        read the host)."""
+        read the host); @base: where the temp dir goes (default $TMPDIR)."""
         self.hook = hook
-        self.tmp = tempfile.mkdtemp(prefix='kt-hook-')
+        self.tmp = tempfile.mkdtemp(prefix='kt-hook-', dir=base)
         if root:
             self.root = root
         elif copy:
