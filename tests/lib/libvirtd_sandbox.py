@@ -122,7 +122,9 @@ class LibvirtdSandbox:
             if 1048576 in self.hugepages:
                 script.append('mkdir -p /dev/hugepages1G && '
                               'mount -t hugetlbfs -o pagesize=1G kt-huge1G /dev/hugepages1G')
-        script.append('virtlogd -d')
+        # virtlogd's default pidfile is machine-wide (/run/virtlogd.pid):
+        # keep it inside the namespace so sandboxes can run side by side.
+        script.append('virtlogd -d -p /run/libvirt/virtlogd.pid')
         script.append(f'libvirtd -d -f {conf} -p {pidfile}')
         subprocess.run(['unshare', '--mount', '--propagation', 'private', '--',
                         '/bin/sh', '-c', '\n'.join(script)], check=True)
