@@ -196,9 +196,11 @@ read_nova(KtRequest *req, xmlNode *inst, GError **error)
                 if (!text_uint(c, G_MAXUINT, &v, error))
                     return false;
                 req->flavor_disk_gib = (guint)v;
-            } else if (strcmp(name, "extraSpecs") == 0 ||
-                       strcmp(name, "extra_specs") == 0 ||
-                       strcmp(name, "extraspecs") == 0) {
+            } else if (g_ascii_strcasecmp(name, "extraSpecs") == 0 ||
+                       g_ascii_strcasecmp(name, "extra_specs") == 0 ||
+                       g_ascii_strcasecmp(name, "extra-specs") == 0) {
+                /* Nova >= 2025.2; spelling of the element and of the key
+                 * attribute (name= or key=) accepted loosely */
                 xmlNode *s;
 
                 for (s = c->children; s; s = s->next) {
