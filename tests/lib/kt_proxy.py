@@ -154,6 +154,7 @@ class Kvmtuned:
         self.extra_args = list(extra_args)
         self.proc = None
         self.starts = 0
+        self.started_at = None
 
     @property
     def uri(self):
@@ -181,6 +182,7 @@ class Kvmtuned:
                                      stdout=logf, stderr=logf)
         logf.close()
         self.starts += 1
+        self.started_at = time.monotonic()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -190,10 +192,27 @@ class Kvmtuned:
                 r = subprocess.run([VIRSH, '-q', '-c', self.uri, 'version'],
                                    capture_output=True, text=True, timeout=30)
                 if r.returncode == 0:
+                    if self.cli and not self.wait_ledger_ready(timeout):
+                        raise KvmtunedError('kvmtuned serves but its ledger is not ready:\n'
+                                            + self.log_tail())
                     return self
             time.sleep(0.05)
         self.kill()
         raise KvmtunedError(f'kvmtuned did not serve within {timeout}s:\n' + self.log_tail())
+
+    def wait_ledger_ready(self, timeout=30):
+        """Waits until `kvmtune status` says the ledger is rebuilt and the
+        libvirt connection is up (defines are refused until then)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                d = self.status().get('daemon', {})
+                if d.get('ledger_ready') and d.get('libvirt_connected'):
+                    return True
+            except (KvmtunedError, ValueError, subprocess.TimeoutExpired):
+                pass
+            time.sleep(0.05)
+        return False
 
     def wait_serving(self, timeout=30):
         deadline = time.monotonic() + timeout
