@@ -135,7 +135,7 @@ class Kvmtuned:
     sandbox libvirtd.  start() waits until a virsh call through it works."""
 
     def __init__(self, lv, policy_text, sysroot='/', build=None, extra_args=(),
-                 allow_dead_upstream=False):
+                 wrapper=(), env=None):
         self.lv = lv
         self.build = build or build_root()
         self.exe = binary('kvmtuned', self.build)
@@ -152,6 +152,8 @@ class Kvmtuned:
         self.control = os.path.join(self.dir, 'control')
         self.log = os.path.join(self.dir, 'kvmtuned.log')
         self.extra_args = list(extra_args)
+        self.wrapper = list(wrapper)        # e.g. setpriv ... (prefix argv)
+        self.env = env                      # None: inherit
         self.proc = None
         self.starts = 0
         self.started_at = None
@@ -165,7 +167,7 @@ class Kvmtuned:
         return self.proc.pid if self.proc else None
 
     def argv(self):
-        return [self.exe, '--foreground', '--policy', self.policy,
+        return [*self.wrapper, self.exe, '--foreground', '--policy', self.policy,
                 '--sysroot', self.sysroot, '--listen', self.listen,
                 '--upstream', self.lv.sock, '--control', self.control,
                 *self.extra_args]
@@ -179,7 +181,7 @@ class Kvmtuned:
         logf.write(f'--- start {self.starts} at {time.time():.3f}\n')
         logf.flush()
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                     stdout=logf, stderr=logf)
+                                     stdout=logf, stderr=logf, env=self.env)
         logf.close()
         self.starts += 1
         self.started_at = time.monotonic()
