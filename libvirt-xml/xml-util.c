@@ -666,7 +666,8 @@ kt_xml_parse(const char *text, gsize len, GError **error)
                     guard.line, guard.column);
         return NULL;
     }
-    if (!doc || !ctxt->wellFormed) {
+    /* an undeclared prefix is only a warning to libxml2; libvirt refuses it */
+    if (!doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
 
         /* libxml2 refuses bad UTF-8 and NUL too; say it plainly (checked
@@ -769,10 +770,43 @@ is_blank_text(const xmlNode *n)
     return true;
 }
 
+/* The text right before @node when all of it is blank: the first node of
+ * that run of text nodes, or NULL.  A run, not a node: edits can leave two
+ * text nodes side by side that a reparse merges into one, and where new
+ * nodes go and how they are indented must not depend on that. */
 static xmlNode *
 prev_blank(xmlNode *node)
 {
-    return is_blank_text(node->prev) ? node->prev : NULL;
+    xmlNode *p;
+    xmlNode *start = NULL;
+
+    for (p = node->prev; p && p->type == XML_TEXT_NODE; p = p->prev) {
+        if (!is_blank_text(p))
+            return NULL;
+        start = p;
+    }
+    return start;
+}
+
+/* The text of the run starting at @ws, up to the next non-text node: the
+ * source bytes of the nodes that have them when @raw (a CR LF document
+ * keeps its CRs), else the parsed content. */
+static char *
+run_text(xmlNode *ws, bool raw)
+{
+    const KtXmlSource *src = ws->doc ? ws->doc->_private : NULL;
+    GString *out = g_string_new(NULL);
+    xmlNode *n;
+
+    for (n = ws; n && n->type == XML_TEXT_NODE; n = n->next) {
+        const KtXmlSpan *span = raw && src && src->mapped ? node_span(n) : NULL;
+
+        if (span)
+            g_string_append_len(out, src->text + span->start, span->len);
+        else if (n->content)
+            g_string_append(out, (const char *)n->content);
+    }
+    return g_string_free(out, FALSE);
 }
 
 /* Text after the last newline of the blank text before @node: its
@@ -781,15 +815,17 @@ static char *
 indent_of(xmlNode *node)
 {
     xmlNode *ws = prev_blank(node);
+    g_autofree char *text = NULL;
     const char *nl;
     const char *cr;
 
-    if (!ws || !ws->content)
+    if (!ws)
         return NULL;
+    text = run_text(ws, false);
     /* a copied blank keeps raw CRs (copy_blank); the parser turned them
      * into LFs in the original: both end a line */
-    nl = strrchr((const char *)ws->content, '\n');
-    cr = strrchr((const char *)ws->content, '\r');
+    nl = strrchr(text, '\n');
+    cr = strrchr(text, '\r');
     if (cr > nl)
         nl = cr;
     if (!nl)
@@ -822,20 +858,13 @@ new_text(xmlDoc *doc, const char *s)
     return xmlNewDocText(doc, BAD_CAST s);
 }
 
-/* A copy of the blank node @ws: its source bytes when it has them (a CR
- * LF document keeps its CRs), else its content. */
+/* A copy of the blank run starting at @ws, as one text node. */
 static xmlNode *
 copy_blank(xmlNode *ws)
 {
-    const KtXmlSource *src = ws->doc ? ws->doc->_private : NULL;
-    const KtXmlSpan *span = src && src->mapped ? node_span(ws) : NULL;
-    g_autofree char *raw = NULL;
+    g_autofree char *raw = run_text(ws, true);
 
-    if (span) {
-        raw = g_strndup(src->text + span->start, span->len);
-        return new_text(ws->doc, raw);
-    }
-    return new_text(ws->doc, (const char *)ws->content);
+    return new_text(ws->doc, raw);
 }
 
 static const char *
@@ -872,8 +901,9 @@ static bool
 has_newline_blank_before(xmlNode *node)
 {
     xmlNode *ws = prev_blank(node);
+    g_autofree char *text = ws ? run_text(ws, false) : NULL;
 
-    return ws && ws->content && strpbrk((const char *)ws->content, "\r\n");
+    return text && strpbrk(text, "\r\n");
 }
 
 /* Puts @node as the only child of the blank element @parent. */
@@ -1051,12 +1081,14 @@ kt_xml_node_remove(xmlNode *node)
 {
     xmlNode *ws = prev_blank(node);
 
-    /* The first child keeps the parent's opening blank when it is the
-     * only one: drop the closing one instead, so "<a>\n  <b/>\n</a>"
-     * minus b is "<a>\n</a>", blank, which callers then empty. */
-    if (ws) {
+    /* "<a>\n  <b/>\n</a>" minus b is "<a>\n</a>": blank, which callers
+     * then empty or drop */
+    while (ws && ws != node) {
+        xmlNode *next = ws->next;
+
         xmlUnlinkNode(ws);
         xmlFreeNode(ws);
+        ws = next;
     }
     xmlUnlinkNode(node);
     xmlFreeNode(node);
