@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""kvmtuned proxy benchmarks, each against direct libvirtd in the same run.
+
+  define+undefine p50/p99   proxy with rewrite <= 1.10x direct;
+                            no matching profile <= 1.05x
+  10,000 small calls        throughput >= 0.95x direct, added p99 <= 50 us
+  storm, 2,240 defines      16 concurrent clients, wall <= 1.10x direct
+  ledger rebuild            2,240 defined domains, < 1 s
+  kvmtuned RSS              2,240 domains booked, < 30 MB
+
+Domains are defined, never started, on the `reference` fixture with a
+policy whose shared pool spans both nodes (2,240 one-vCPU VMs fit).
+Prints every figure and its ratio; a missed target prints MISSED and does
+not fail the run (only a crash does).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+import kt_proxy as kp  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument('--build', default=None)
+ap.add_argument('--quick', action='store_true', help='fewer iterations (smoke)')
+args = ap.parse_args()
+if args.build:
+    os.environ['KT_BUILD_ROOT'] = os.path.abspath(args.build)
+
+kp.require_root_and_tools()
+if not kp.binary('kvmtuned') or not kp.binary('kvmtune'):
+    kp.skip('kvmtuned / kvmtune are not built')
+if not os.path.isdir(kp.fixture('reference')):
+    kp.skip('tests/fixtures/hosts/reference is missing')
+try:
+    import libvirt
+except ImportError:
+    kp.skip('python3-libvirt missing')
+
+N_DEF = 100 if args.quick else 400
+N_SMALL = 2000 if args.quick else 10000
+N_STORM = 2240
+CLIENTS = 16
+
+POLICY = """\
+host:
+  reserved_cpus: "0-1,112-113"
+  shared_cpus: "2-55,56-111,114-167,168-223"
+  cpu_allocation_ratio: 12.0
+daemon:
+  allow_uids: [0]
+profiles:
+  general: {cpu: {policy: shared}}
+match:
+  - {flavor: "general.*", profile: general}
+  - {default: none}
+"""
+
+t = kp.Tap()
+missed = []
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def report(name, value, unit, ratio=None, target=None, ok=None):
+    s = f'{name}: {value:.3f} {unit}' if isinstance(value, float) else f'{name}: {value} {unit}'
+    if ratio is not None:
+        s += f'  ratio {ratio:.3f}x'
+    if target:
+        s += f'  (target {target})'
+    if ok is False:
+        s += '  MISSED'
+        missed.append(name)
+    t.diag(s)
+
+
+def define_undefine(conn, xmls):
+    """Latencies (s) of defineXML+undefine for each XML."""
+    lat = []
+    for x in xmls:
+        t0 = time.perf_counter()
+        d = conn.defineXML(x)
+        d.undefine()
+        lat.append(time.perf_counter() - t0)
+    return lat
+
+
+libvirt.registerErrorHandler(lambda *a: None, None)
+sysroot = kp.fixture('reference')
+t.diag('load average %.2f %.2f %.2f on %d CPUs (client, kvmtuned and libvirtd share them)'
+       % (*os.getloadavg(), os.cpu_count()))
+
+with kp.Sandbox() as lv:
+    with kp.Kvmtuned(lv, POLICY, sysroot=sysroot) as kt:
+        direct = libvirt.open(lv.uri)
+        proxy = libvirt.open(kt.uri)
+
+        # --- define+undefine ------------------------------------------------------
+        def xmls(prefix, flavor, n):
+            return [kp.nova_xml(f'{prefix}-{i}', flavor, 1, 64, graphics=False)[1]
+                    for i in range(n)]
+        warm = xmls('warm', 'general.small', 20)
+        define_undefine(direct, warm)
+        define_undefine(proxy, warm)
+        res = {'direct': [], 'rewrite': [], 'nomatch': []}
+        # Interleaved in rounds so drift hits all three alike.
+        rounds = 4
+        for r in range(rounds):
+            n = N_DEF // rounds
+            res['direct'] += define_undefine(direct, xmls(f'd{r}', 'general.small', n))
+            res['rewrite'] += define_undefine(proxy, xmls(f'r{r}', 'general.small', n))
+            res['nomatch'] += define_undefine(proxy, xmls(f'n{r}', 'm1.small', n))
+        d50, d99 = pct(res['direct'], 50), pct(res['direct'], 99)
+        report('define+undefine direct p50', d50 * 1e3, 'ms')
+        report('define+undefine direct p99', d99 * 1e3, 'ms')
+        for key, target in (('rewrite', 1.10), ('nomatch', 1.05)):
+            p50, p99 = pct(res[key], 50), pct(res[key], 99)
+            label = 'proxy+rewrite' if key == 'rewrite' else 'proxy, no profile'
+            report(f'define+undefine {label} p50', p50 * 1e3, 'ms', p50 / d50,
+                   f'<= {target:.2f}x', p50 / d50 <= target)
+            report(f'define+undefine {label} p99', p99 * 1e3, 'ms', p99 / d99,
+                   f'<= {target:.2f}x', p99 / d99 <= target)
+        t.ok(True, f'define+undefine x{N_DEF} on each path')
+
+        # --- small calls --------------------------------------------------------------
+        base = direct.defineXML(kp.plain_xml('small-calls')[1])
+
+        def small(conn, n):
+            dom = conn.lookupByName('small-calls')
+            lat = []
+            t_start = time.perf_counter()
+            for i in range(n):
+                t0 = time.perf_counter()
+                if i % 2:
+                    dom.info()
+                else:
+                    conn.lookupByName('small-calls')
+                lat.append(time.perf_counter() - t0)
+            return time.perf_counter() - t_start, lat
+        small(direct, 500)
+        small(proxy, 500)
+        wd, ld = small(direct, N_SMALL)
+        wp, lp = small(proxy, N_SMALL)
+        tput_d, tput_p = N_SMALL / wd, N_SMALL / wp
+        report(f'{N_SMALL} small calls direct', tput_d, 'calls/s')
+        report(f'{N_SMALL} small calls proxy', tput_p, 'calls/s', tput_p / tput_d,
+               '>= 0.95x', tput_p / tput_d >= 0.95)
+        added = (pct(lp, 99) - pct(ld, 99)) * 1e6
+        report('small call p99 direct', pct(ld, 99) * 1e6, 'us')
+        report('small call p99 added by the proxy', added, 'us', None, '<= 50 us', added <= 50)
+        base.undefine()
+        t.ok(True, f'{N_SMALL} small calls on each path')
+
+        # --- storm ----------------------------------------------------------------------
+        def storm(uri, prefix):
+            batches = [[kp.nova_xml(f'{prefix}-{c}-{i}', 'general.small', 1, 64,
+                                    graphics=False)[1]
+                        for i in range(c, N_STORM, CLIENTS)] for c in range(CLIENTS)]
+            conns = [libvirt.open(uri) for _ in range(CLIENTS)]
+            errors = []
+            go = threading.Event()
+
+            def run(conn, batch):
+                go.wait()
+                for x in batch:
+                    try:
+                        conn.defineXML(x)
+                    except libvirt.libvirtError as e:
+                        errors.append(str(e))
+            ths = [threading.Thread(target=run, args=(c, b)) for c, b in zip(conns, batches)]
+            for th in ths:
+                th.start()
+            t0 = time.perf_counter()
+            go.set()
+            for th in ths:
+                th.join()
+            wall = time.perf_counter() - t0
+            for c in conns:
+                c.close()
+            return wall, errors
+
+        wall_d, err_d = storm(lv.uri, 'sd')
+        t.ok(not err_d, f'direct storm: {N_STORM} defines', err_d[:3])
+        for d in direct.listAllDomains():
+            d.undefine()
+        wall_p, err_p = storm(kt.uri, 'sp')
+        t.ok(not err_p, f'proxy storm: {N_STORM} defines', err_p[:3])
+        report(f'storm {N_STORM} defines / {CLIENTS} clients direct', wall_d, 's')
+        report(f'storm {N_STORM} defines / {CLIENTS} clients proxy', wall_p, 's',
+               wall_p / wall_d, '<= 1.10x', wall_p / wall_d <= 1.10)
+
+        # --- RSS, rebuild ----------------------------------------------------------------
+        st = kt.status()
+        booked = st['engine']['bookings']
+        rss = kt.rss_kib()
+        t.ok(booked == N_STORM, f'{booked} domains booked')
+        report(f'kvmtuned RSS with {booked} domains booked', rss / 1024.0, 'MiB', None,
+               '< 30 MB', rss * 1024 < 30e6)
+        proxy.close()
+        kt.stop()
+        t0 = time.perf_counter()
+        kt.start(timeout=120)
+        wall = time.perf_counter() - t0
+        st = kt.status()['daemon']
+        ms = st.get('rebuild_ms', -1)
+        t.ok(st.get('domains_at_rebuild') == N_STORM,
+             f"rebuild saw {st.get('domains_at_rebuild')} domains")
+        report(f'ledger rebuild with {N_STORM} domains', ms, 'ms', None, '< 1000 ms', ms < 1000)
+        report('kvmtuned start to serving (incl. rebuild)', wall * 1e3, 'ms')
+        rss = kt.rss_kib()
+        report('kvmtuned RSS after the rebuild', rss / 1024.0, 'MiB', None, '< 30 MB',
+               rss * 1024 < 30e6)
+        t.ok(kt.alive(), 'kvmtuned alive at the end')
+        direct.close()
+
+if missed:
+    t.diag('MISSED targets: ' + '; '.join(missed))
+else:
+    t.diag('all targets met')
+sys.exit(t.done())
