@@ -235,6 +235,7 @@ op_rewrite(gpointer data, const char *xml, gsize len, bool *ret_rewrite, char **
     }
     if (verdict != KT_VERDICT_REWRITE) {
         *ret_rewrite = false;
+        *ret_uuid = g_steal_pointer(&uuid);
         d->n_pass++;
         return TRUE;
     }
@@ -277,6 +278,14 @@ op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
         if (ok)
             engine_release(d, uuid);
         break;
+    case KT_PROXY_PENDING_PASS:
+        /* the engine booked Nova's own pins at once; libvirt said no, so
+         * book whatever libvirt really holds for this UUID */
+        if (ok)
+            recent_add(d, uuid);
+        else
+            reconcile(d, uuid, RC_EVENT);
+        break;
     case KT_PROXY_PENDING_LAST:
     default:
         break;
@@ -293,7 +302,20 @@ op_lost(gpointer data, KtProxyPendingKind kind, const char *uuid)
     g_hash_table_remove(d->orphans, uuid);
     g_message("connection lost before libvirt answered the %s of %s: reconciling",
               kt_proxy_pending_kind_to_string(kind), uuid);
-    reconcile(d, uuid, kind == KT_PROXY_PENDING_UNDEFINE ? RC_LOST_UNDEFINE : RC_LOST_DEFINE);
+    switch (kind) {
+    case KT_PROXY_PENDING_UNDEFINE:
+        reconcile(d, uuid, RC_LOST_UNDEFINE);
+        break;
+    case KT_PROXY_PENDING_PASS:
+        reconcile(d, uuid, RC_EVENT);
+        break;
+    case KT_PROXY_PENDING_DEFINE:
+    case KT_PROXY_PENDING_CREATE:
+    case KT_PROXY_PENDING_LAST:
+    default:
+        reconcile(d, uuid, RC_LOST_DEFINE);
+        break;
+    }
 }
 
 static bool

@@ -21,7 +21,7 @@
 #include "kt-error.h"
 
 KT_ENUM_IMPL(kt_proxy_pending_kind, KT_PROXY_PENDING_LAST,
-             "define", "create", "undefine");
+             "define", "create", "undefine", "pass");
 
 #define FRAME_INITIAL_CAP (64u * 1024)
 #define READ_BUDGET (512u * 1024)     /* bytes per side per wakeup: fairness */
@@ -329,6 +329,8 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
         proxy->ops.rewrite(proxy->ops.data, xml, xml_len, &rewrite, &new_xml, &new_len,
                            &uuid, &err)) {
         if (!rewrite) {
+            if (uuid)
+                pending_add(c, f->hdr.serial, KT_PROXY_PENDING_PASS, f->hdr.proc, uuid);
             side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
             return;
         }

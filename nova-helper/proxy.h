@@ -24,6 +24,8 @@ typedef enum {
     KT_PROXY_PENDING_DEFINE,     /* persistent define, booking pending */
     KT_PROXY_PENDING_CREATE,     /* transient create, booking pending */
     KT_PROXY_PENDING_UNDEFINE,   /* release once libvirt confirms */
+    KT_PROXY_PENDING_PASS,       /* forwarded untouched, but the engine booked
+                                  * what the XML pins itself: settle on error */
     KT_PROXY_PENDING_LAST
 } KtProxyPendingKind;
 KT_ENUM_DECL(kt_proxy_pending_kind);
@@ -31,7 +33,9 @@ KT_ENUM_DECL(kt_proxy_pending_kind);
 /* What the proxy asks of the daemon.  All run on the main context. */
 typedef struct {
     /* Decide for a define/create XML: the same contract as
-     * kt_engine_rewrite (PASS: *ret_xml stays NULL).  NULL hook: pass. */
+     * kt_engine_rewrite (PASS: *ret_xml stays NULL; *ret_uuid may be set,
+     * then libvirt's answer is reported as KT_PROXY_PENDING_PASS).  NULL
+     * hook: pass. */
     gboolean (*rewrite)(gpointer data, const char *xml, gsize len, bool *ret_rewrite,
                         char **ret_xml, gsize *ret_len, char **ret_uuid, GError **error);
     /* libvirt answered a pending operation: @ok is the reply status. */
