@@ -56,6 +56,15 @@ else:
             if 'kvmtuned.service' in l and 'libvirtd.service' not in l
             and 'nova-compute' not in l]
     t.ok(not errs, 'systemd-analyze verify kvmtuned.service', '\n'.join(errs))
+    sock_unit = os.path.join(kp.SOURCE_ROOT, 'nova-helper', 'systemd', 'kvmtuned.socket')
+    if os.path.exists(sock_unit):
+        shutil.copy(sock_unit, d)
+        r = subprocess.run([sa, 'verify', os.path.join(d, 'kvmtuned.socket'),
+                            os.path.join(d, 'kvmtuned.service')],
+                           capture_output=True, text=True)
+        errs = [l for l in (r.stdout + r.stderr).splitlines()
+                if 'kvmtuned.' in l and 'libvirtd.service' not in l and 'nova-compute' not in l]
+        t.ok(not errs, 'systemd-analyze verify kvmtuned.socket', '\n'.join(errs))
     for key in ('Type=notify', 'Restart=on-failure', 'ProtectSystem=strict',
                 'ReadWritePaths=/run/kvmtune', 'RuntimeDirectory=kvmtune', 'PrivateTmp=yes',
                 'NoNewPrivileges=yes', 'CapabilityBoundingSet=\n',
@@ -108,6 +117,34 @@ with kp.Sandbox() as lv:
         kt.cleanup()
         ns.close()
         shutil.rmtree(ndir, ignore_errors=True)
+
+    # Socket activation (kvmtuned.socket): systemd-socket-activate passes the
+    # listening socket as fd 3 with LISTEN_PID/LISTEN_FDS, as systemd does.
+    ssa = shutil.which('systemd-socket-activate')
+    if not ssa:
+        t.diag('systemd-socket-activate missing: socket activation not checked')
+    else:
+        kt = kp.Kvmtuned(lv, kp.live_policy())
+        kt.wrapper = [ssa, '-l', kt.listen, '--']
+        try:
+            kt.start()
+            log = open(kt.log).read()
+            t.ok('socket systemd passed' in log or 'fd 3' in log,
+                 'socket-activated kvmtuned serves the fd it was given', kt.log_tail(8))
+            _, x = kp.nova_xml('kt-pinned-sa', 'e2e.pinned', 1, 64)
+            r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
+            t.ok(r.returncode == 0 and kp.placement_of(
+                     lv.virsh('dumpxml', 'kt-pinned-sa').stdout) is not None,
+                 'and rewrites through it', r.stderr)
+            lv.virsh('undefine', 'kt-pinned-sa', uri=kt.uri, check=False)
+            rc = kt.stop()
+            t.ok(rc == 0, f'exits 0 on SIGTERM (got {rc})')
+            t.ok(os.path.exists(kt.listen),
+                 'leaves the socket systemd owns in place (no unlink)')
+        except kp.KvmtunedError as e:
+            t.ok(False, 'socket-activated kvmtuned serves the fd it was given', str(e))
+        finally:
+            kt.cleanup()
 
     if not os.access(SETPRIV, os.X_OK):
         t.diag('setpriv missing: capability checks skipped')
