@@ -61,6 +61,9 @@ struct _KtDaemon {
     GHashTable *recent;
     /* uuids whose pending booking a rebuild or reload dropped */
     GHashTable *orphans;
+    /* uuids whose DEFINED/STARTED event came while the proxy still waited
+     * for libvirt's reply: no event left to skip after the commit */
+    GHashTable *early;
     guint prune_id;
     guint signal_ids[4];
     /* counters for status */
@@ -256,6 +259,7 @@ static void
 op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
 {
     KtDaemon *d = data;
+    bool early = g_hash_table_remove(d->early, uuid);
 
     if (g_hash_table_remove(d->orphans, uuid)) {
         /* its booking went with a rebuild or reload: ask libvirt */
@@ -267,7 +271,8 @@ op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
     case KT_PROXY_PENDING_CREATE:
         if (ok) {
             engine_commit(d, uuid);
-            recent_add(d, uuid);
+            if (!early)
+                recent_add(d, uuid);
         } else {
             engine_abort(d, uuid);
         }
@@ -281,9 +286,9 @@ op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
     case KT_PROXY_PENDING_PASS:
         /* the engine booked Nova's own pins at once; libvirt said no, so
          * book whatever libvirt really holds for this UUID */
-        if (ok)
+        if (ok && !early)
             recent_add(d, uuid);
-        else
+        else if (!ok)
             reconcile(d, uuid, RC_EVENT);
         break;
     case KT_PROXY_PENDING_LAST:
@@ -300,6 +305,7 @@ op_lost(gpointer data, KtProxyPendingKind kind, const char *uuid)
     if (d->quitting)
         return;
     g_hash_table_remove(d->orphans, uuid);
+    g_hash_table_remove(d->early, uuid);
     g_message("connection lost before libvirt answered the %s of %s: reconciling",
               kt_proxy_pending_kind_to_string(kind), uuid);
     switch (kind) {
@@ -503,8 +509,11 @@ on_event(gpointer data, const char *uuid, const char *name, int event, int detai
     default:
         return;
     }
-    if (kt_proxy_uuid_pending(d->proxy, uuid))
+    if (kt_proxy_uuid_pending(d->proxy, uuid)) {
+        if (event == 0 || event == 2)
+            g_hash_table_add(d->early, g_strdup(uuid));
         return;
+    }
     reconcile(d, uuid, RC_EVENT);
 }
 
@@ -827,6 +836,7 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
         g_strdup_printf("qemu+unix:///system?socket=%s", d->opts.upstream_path);
     d->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     d->orphans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->loop = g_main_loop_new(NULL, FALSE);
 
     if (!load_config(d, error))
@@ -886,6 +896,7 @@ kt_daemon_free(KtDaemon *d)
     g_clear_pointer(&d->allow_gids, g_array_unref);
     g_hash_table_destroy(d->recent);
     g_hash_table_destroy(d->orphans);
+    g_hash_table_destroy(d->early);
     if (d->loop)
         g_main_loop_unref(d->loop);
     g_free(d->opts.policy_path);
