@@ -10,10 +10,13 @@ directory visible to everyone:
         subprocess.run(['virsh', '-c', lv.uri, 'list'])
 
 Options: hooks_dir (bind-mounted on /etc/libvirt/hooks, read at daemon
-start), hugepages {size_kib: count} (hugetlbfs mounted on /dev/hugepages
-and pages reserved before libvirtd starts, restored on stop).
+start), hugepages {size_kib: count} (hugetlbfs mounted on /dev/hugepages;
+count pages are added to the host's pool before libvirtd starts and taken
+back on stop, so sandboxes running side by side each get theirs and the
+pool ends as it was found).
 """
 
+import fcntl
 import os
 import shutil
 import signal
@@ -66,6 +69,27 @@ def sysfs_hugepages_path(size_kib):
     return f'/sys/kernel/mm/hugepages/hugepages-{size_kib}kB/nr_hugepages'
 
 
+_HUGEPAGES_LOCK = os.path.join('/run/lock' if os.path.isdir('/run/lock') else
+                               tempfile.gettempdir(), 'kt-sandbox-hugepages.lock')
+
+
+def adjust_hugepages(size_kib, delta):
+    """Adds delta pages to the host's pool of size_kib pages (negative:
+    takes them back) and returns how many the kernel really added.  The
+    read-modify-write runs under a lock shared by every sandbox: saving and
+    restoring absolute counts, two overlapping sandboxes left the pages of
+    one of them reserved on the host."""
+    path = sysfs_hugepages_path(size_kib)
+    with open(_HUGEPAGES_LOCK, 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(path) as f:
+            before = int(f.read())
+        with open(path, 'w') as f:
+            f.write(str(max(0, before + delta)))
+        with open(path) as f:
+            return int(f.read()) - before
+
+
 class LibvirtdSandbox:
     def __init__(self, hooks_dir=None, hugepages=None, keep=False):
         self.hooks_dir = hooks_dir
@@ -73,7 +97,9 @@ class LibvirtdSandbox:
         self.keep = keep
         self.dir = None
         self.pid = None
-        self._saved_pages = {}
+        self._added_pages = {}
+        self._mntns = None
+        self._mntns_fd = None
 
     @property
     def sock(self):
@@ -89,6 +115,15 @@ class LibvirtdSandbox:
                               input=input)
 
     def start(self, timeout=60):
+        try:
+            return self._start(timeout)
+        except BaseException:
+            # Nothing half-started may outlive a failed start: no daemons,
+            # no reserved pages, no temp dir (`with` never calls __exit__).
+            self.stop()
+            raise
+
+    def _start(self, timeout):
         self.dir = tempfile.mkdtemp(prefix='kt-libvirtd-')
         os.makedirs(os.path.join(self.dir, 'sock'))
         conf = os.path.join(self.dir, 'libvirtd.conf')
@@ -100,14 +135,17 @@ class LibvirtdSandbox:
         with open(qemu_conf, 'w') as f:
             f.write(QEMU_CONF)
         for size, count in self.hugepages.items():
-            path = sysfs_hugepages_path(size)
-            with open(path) as f:
-                self._saved_pages[size] = int(f.read())
-            with open(path, 'w') as f:
-                f.write(str(count))
+            added = adjust_hugepages(size, count)
+            self._added_pages[size] = added
+            if added < count:
+                print(f'libvirtd_sandbox: only {added} of {count} {size} KiB pages '
+                      'could be reserved', file=sys.stderr)
         pidfile = os.path.join(self.dir, 'libvirtd.pid')
         self.pidfile = pidfile
-        script = ['set -e']
+        # The namespace's identity, so stop() finds virtlogd and QEMU even
+        # when libvirtd never came up or has died.
+        mntns = os.path.join(self.dir, 'mntns')
+        script = ['set -e', f'readlink /proc/$$/ns/mnt > {mntns}']
         for d in PRIVATE_DIRS:
             script.append(f'mkdir -p {d} && mount -t tmpfs -o mode=0755 kt-sandbox {d}')
         script.append('mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu '
@@ -126,8 +164,11 @@ class LibvirtdSandbox:
         # keep it inside the namespace so sandboxes can run side by side.
         script.append('virtlogd -d -p /run/libvirt/virtlogd.pid')
         script.append(f'libvirtd -d -f {conf} -p {pidfile}')
-        subprocess.run(['unshare', '--mount', '--propagation', 'private', '--',
-                        '/bin/sh', '-c', '\n'.join(script)], check=True)
+        try:
+            subprocess.run(['unshare', '--mount', '--propagation', 'private', '--',
+                            '/bin/sh', '-c', '\n'.join(script)], check=True)
+        finally:
+            self._hold_namespace(mntns)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if os.path.exists(self.sock):
@@ -137,7 +178,7 @@ class LibvirtdSandbox:
                         self.pid = int(f.read().strip())
                     return self
             time.sleep(0.2)
-        self.stop()
+        self.keep = True    # the log is the only clue: keep the folder
         raise RuntimeError(f'libvirtd did not come up within {timeout}s; log: {self.log}')
 
     def restart(self, timeout=60):
@@ -182,14 +223,35 @@ class LibvirtdSandbox:
             time.sleep(0.05)
         return False
 
+    def _hold_namespace(self, mntns_file):
+        """Notes the sandbox's namespace and keeps an fd on it, so its inode
+        number (what /proc/PID/ns/mnt names) cannot be reused by another
+        namespace before stop() has looked for the processes left in it."""
+        try:
+            with open(mntns_file) as f:
+                self._mntns = f.read().strip() or None
+        except OSError:
+            return
+        for p in os.listdir('/proc'):
+            if not p.isdigit():
+                continue
+            try:
+                if os.readlink(f'/proc/{p}/ns/mnt') == self._mntns:
+                    self._mntns_fd = os.open(f'/proc/{p}/ns/mnt', os.O_RDONLY | os.O_CLOEXEC)
+                    return
+            except OSError:
+                pass
+
     def _namespace_pids(self):
         """Every process in the sandbox's mount namespace (libvirtd,
         virtlogd, QEMU)."""
-        if not self.pid:
-            return []
-        try:
-            mine = os.readlink(f'/proc/{self.pid}/ns/mnt')
-        except OSError:
+        mine = self._mntns
+        if not mine and self.pid:
+            try:
+                mine = os.readlink(f'/proc/{self.pid}/ns/mnt')
+            except OSError:
+                pass
+        if not mine or mine == os.readlink('/proc/self/ns/mnt'):
             return []
         pids = []
         for p in os.listdir('/proc'):
@@ -220,10 +282,13 @@ class LibvirtdSandbox:
                 except ProcessLookupError:
                     pass
         self.pid = None
-        for size, count in self._saved_pages.items():
-            with open(sysfs_hugepages_path(size), 'w') as f:
-                f.write(str(count))
-        self._saved_pages = {}
+        self._mntns = None
+        if self._mntns_fd is not None:
+            os.close(self._mntns_fd)
+            self._mntns_fd = None
+        for size, added in self._added_pages.items():
+            adjust_hugepages(size, -added)
+        self._added_pages = {}
         if self.dir and not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
