@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 VIRSH = shutil.which('virsh') or '/usr/bin/virsh'
@@ -90,6 +91,20 @@ def adjust_hugepages(size_kib, delta):
             return int(f.read()) - before
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _unwind_on_sigterm():
+    """libvirtd and virtlogd daemonize into sessions of their own, so when
+    meson kills a test that timed out (SIGTERM) nothing else stops them:
+    a dozen sandboxes were found running long after their tests.  Make
+    SIGTERM unwind the test like Ctrl-C, so `with` blocks run stop()."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 class LibvirtdSandbox:
     def __init__(self, hooks_dir=None, hugepages=None, keep=False):
         self.hooks_dir = hooks_dir
@@ -115,6 +130,7 @@ class LibvirtdSandbox:
                               input=input)
 
     def start(self, timeout=60):
+        _unwind_on_sigterm()
         try:
             return self._start(timeout)
         except BaseException:
