@@ -19,7 +19,7 @@ kt_cmd_status(int argc, char **argv)
         { "control", 0, 0, G_OPTION_ARG_FILENAME, &control,
           "kvmtuned's control socket (default " KT_CONTROL_DEFAULT_PATH ")", "PATH" },
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
     g_autoptr(GError) err = NULL;
