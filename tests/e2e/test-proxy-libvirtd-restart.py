@@ -35,8 +35,10 @@ with kp.Sandbox() as lv:
         restarts = 0
         for _ in range(2):
             time.sleep(rng.uniform(2.0, 4.0))
+            t0 = time.monotonic()
             lv.restart()
             restarts += 1
+            t.diag(f'libvirtd restart {restarts}: {t0:.2f} -> {time.monotonic():.2f}')
         time.sleep(3.0)
         hung = storm.stop()
         t.ok(not hung, 'no client hung across libvirtd restarts', hung)
