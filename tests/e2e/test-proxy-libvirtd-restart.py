@@ -55,6 +55,9 @@ with kp.Sandbox() as lv:
                f"reconciled={st.get('reconciled')} domains_at_rebuild={st.get('domains_at_rebuild')}")
         time.sleep(1.0)
         domains = kt_storm.libvirt_domains(lv)
+        bad = kp.validate_all(domains)
+        t.ok(not bad, f'every rewritten XML validates (virt-xml-validate, {len(domains)})',
+             '\n'.join(f'{u}: {o}' for u, o in bad[:3]))
         probs = kt_storm.outcome_problems(storm, domains)
         t.ok(not probs, 'OK defines are defined, errored ones are not, OK undefines gone',
              '\n'.join(probs[:20]))

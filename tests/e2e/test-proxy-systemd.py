@@ -133,9 +133,11 @@ with kp.Sandbox() as lv:
                  'socket-activated kvmtuned serves the fd it was given', kt.log_tail(8))
             _, x = kp.nova_xml('kt-pinned-sa', 'e2e.pinned', 1, 64)
             r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
-            t.ok(r.returncode == 0 and kp.placement_of(
-                     lv.virsh('dumpxml', 'kt-pinned-sa').stdout) is not None,
+            dx = lv.virsh('dumpxml', 'kt-pinned-sa', check=False).stdout
+            t.ok(r.returncode == 0 and kp.placement_of(dx) is not None,
                  'and rewrites through it', r.stderr)
+            ok, out = kp.validate_xml(dx)
+            t.ok(ok, 'its XML validates', out)
             lv.virsh('undefine', 'kt-pinned-sa', uri=kt.uri, check=False)
             rc = kt.stop()
             t.ok(rc == 0, f'exits 0 on SIGTERM (got {rc})')
@@ -166,6 +168,8 @@ with kp.Sandbox() as lv:
                 _, x = kp.nova_xml('kt-pinned-caps', 'e2e.pinned', 1, 64)
                 r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
                 dx = lv.virsh('dumpxml', 'kt-pinned-caps', check=False).stdout
+                ok, out = kp.validate_xml(dx)
+                t.ok(ok, 'its XML validates', out)
                 t.ok(r.returncode == 0 and kp.placement_of(dx) is not None,
                      'capability-less kvmtuned reaches libvirtd and rewrites', r.stderr)
             wrap = base + ['--clear-groups', '--']

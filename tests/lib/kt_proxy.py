@@ -538,6 +538,19 @@ def validate_xml(xml, kind='domain'):
         os.unlink(path)
 
 
+def validate_all(xmls):
+    """virt-xml-validate on every XML of {key: xml} that carries a
+    placement (what kvmtune rewrote); returns [(key, output)] of failures."""
+    bad = []
+    for key, xml in xmls.items():
+        if placement_of(xml) is None:
+            continue
+        ok, out = validate_xml(xml)
+        if not ok:
+            bad.append((key, out))
+    return bad
+
+
 def qemu_pid(name):
     """pid of the QEMU process running domain @name (found by its -name)."""
     pat = re.compile(rb'(^|\0)guest=' + re.escape(name.encode()) + rb'(,|\0)')
