@@ -95,21 +95,25 @@ drop_if_empty(xmlNode *node)
 }
 
 static void
-remove_part(xmlNode *root, Part p, bool drop, const char *created)
+remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char *created)
 {
     xmlNode *n;
 
     switch (p) {
     case PART_CPU_PINNING:
-        if ((n = kt_xml_child(root, "vcpu"))) {
+        /* only what the placement wrote: an emulator-only placement left
+         * the vCPU pins (Nova's, under override) alone */
+        if (pl->cpu_policy != KT_CPU_POLICY_NONE && (n = kt_xml_child(root, "vcpu"))) {
             kt_xml_prop_remove(n, "cpuset");
             /* kvmtune wrote <vcpu>1</vcpu>, libvirt's default, to hold cpuset */
             if (has_word(created, "vcpu"))
                 kt_xml_node_remove(n);
         }
         if ((n = kt_xml_child(root, "cputune"))) {
-            kt_xml_children_remove(n, "vcpupin");
-            kt_xml_children_remove(n, "emulatorpin");
+            if (pl->cpu_policy != KT_CPU_POLICY_NONE)
+                kt_xml_children_remove(n, "vcpupin");
+            if (pl->emulator_cpus)
+                kt_xml_children_remove(n, "emulatorpin");
             if (drop)
                 drop_if_empty(n);
         }
@@ -180,7 +184,7 @@ strip(KtDomain *dom, bool drop_containers)
         /* unreadable metadata: we cannot tell what was ours; keep tuning */
         for (p = 0; pl && p < PART_LAST; p++) {
             if (part_written(pl, p) && !has_word(kept, part_names[p]))
-                remove_part(root, p, drop_containers, created);
+                remove_part(root, pl, p, drop_containers, created);
         }
         /* all of them: a hand-made definition may carry more than one */
         while (node) {
