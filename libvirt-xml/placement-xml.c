@@ -377,11 +377,19 @@ read_cpus(KtPlacement *pl, xmlNode *n, GError **error)
 
 static bool
 read_child(KtPlacement *pl, xmlNode *c, GArray *cells, GArray *pages,
-           GError **error)
+           GHashTable *seen, GError **error)
 {
     const char *name = (const char *)c->name;
     guint64 v = 0;
 
+    /* single-valued parts: a second one would mix two placements (and a
+     * second <cpus> would index pins sized by the first) */
+    if (strcmp(name, "numa") == 0 || strcmp(name, "cpus") == 0 ||
+        strcmp(name, "memory") == 0) {
+        if (g_hash_table_contains(seen, name))
+            return bad(error, c, name, "element listed twice");
+        g_hash_table_add(seen, (gpointer)name);
+    }
     if (strcmp(name, "numa") == 0)
         return get_set(c, "nodes", true, &pl->nodes, error);
     if (strcmp(name, "cpus") == 0)
@@ -480,6 +488,7 @@ kt_placement_from_node(xmlNode *node, char **ret_kept, char **ret_created,
     g_autoptr(KtPlacement) pl = kt_placement_new();
     g_autoptr(GArray) cells = g_array_new(FALSE, TRUE, sizeof(KtPlacementCell));
     g_autoptr(GArray) pages = g_array_new(FALSE, TRUE, sizeof(KtPlacementPages));
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     g_autofree char *override = NULL;
     g_autofree char *kept = NULL;
     g_autofree char *created = NULL;
@@ -509,7 +518,7 @@ kt_placement_from_node(xmlNode *node, char **ret_kept, char **ret_created,
 
     for (c = node->children; c && ok; c = c->next) {
         if (is_kt(c, NULL))
-            ok = read_child(pl, c, cells, pages, error);
+            ok = read_child(pl, c, cells, pages, seen, error);
     }
     if (!ok) {
         for (i = 0; i < cells->len; i++)

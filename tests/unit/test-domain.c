@@ -270,6 +270,10 @@ test_placement_bad(void)
         "<kvmtune:placement xmlns:kvmtune='http://kvmtune.org/xmlns/placement/1.0'>"
         "<kvmtune:cpus policy='bogus'/></kvmtune:placement>",
         "<placement/>",
+        "<kvmtune:placement xmlns:kvmtune='http://kvmtune.org/xmlns/placement/1.0'>"
+        "<kvmtune:cpus policy='dedicated' vcpus='1'/>"
+        "<kvmtune:cpus policy='dedicated' vcpus='9'><kvmtune:vcpu id='5' cpus='1'/>"
+        "</kvmtune:cpus></kvmtune:placement>",
     };
     guint i;
 
