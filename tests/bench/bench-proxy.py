@@ -78,7 +78,9 @@ def report(name, value, unit, ratio=None, target=None, ok=None):
     if ok is False:
         s += '  MISSED'
         missed.append(name)
-    t.diag(s)
+    # A figure is an 'ok' line so that `meson test --verbose` shows it; a
+    # missed target says MISSED but does not fail the run.
+    t.ok(True, s)
 
 
 def define_undefine(conn, xmls):
@@ -146,8 +148,16 @@ with kp.Sandbox() as lv:
             return time.perf_counter() - t_start, lat
         small(direct, 500)
         small(proxy, 500)
-        wd, ld = small(direct, N_SMALL)
-        wp, lp = small(proxy, N_SMALL)
+        # Interleaved rounds: load from other processes hits both paths alike.
+        wd = wp = 0.0
+        ld, lp = [], []
+        for _ in range(4):
+            w, lat = small(direct, N_SMALL // 4)
+            wd += w
+            ld += lat
+            w, lat = small(proxy, N_SMALL // 4)
+            wp += w
+            lp += lat
         tput_d, tput_p = N_SMALL / wd, N_SMALL / wp
         report(f'{N_SMALL} small calls direct', tput_d, 'calls/s')
         report(f'{N_SMALL} small calls proxy', tput_p, 'calls/s', tput_p / tput_d,
@@ -220,8 +230,5 @@ with kp.Sandbox() as lv:
         t.ok(kt.alive(), 'kvmtuned alive at the end')
         direct.close()
 
-if missed:
-    t.diag('MISSED targets: ' + '; '.join(missed))
-else:
-    t.diag('all targets met')
+t.ok(True, ('MISSED targets: ' + '; '.join(missed)) if missed else 'all targets met')
 sys.exit(t.done())
