@@ -160,6 +160,37 @@ with kp.Sandbox() as lv:
         conn.close()
         t.ok(not errors and not any(th.is_alive() for th in ths),
              '4 threads x 100 pipelined calls on one proxied connection', '\n'.join(errors[:5]))
+
+        # File descriptors (SCM_RIGHTS after the frame) on
+        # DOMAIN_CREATE_XML_WITH_FILES: the QEMU driver refuses the call, so
+        # the answer must equal the direct one and the stream stay in sync
+        # (a proxy that swallowed the FD carrier bytes would desync it).  The
+        # pinned one is rewritten and booked first, then released on the error.
+        libvirt.registerErrorHandler(lambda *a: None, None)
+        answers = {}
+        for label, uri in (('direct', lv.uri), ('proxy', kt.uri)):
+            c = libvirt.open(uri)
+            rfd, wfd = os.pipe()
+            for name, flavor in (('fdpass', 'm1.tiny'), ('kt-pinned-fd', 'e2e.pinned')):
+                _, xf = kp.nova_xml(name, flavor, 1, 64)
+                try:
+                    c.createXMLWithFiles(xf, [rfd, wfd]).destroy()
+                    answers[(label, name)] = 'created'
+                except libvirt.libvirtError as e:
+                    answers[(label, name)] = (e.get_error_code(), str(e))
+            answers[(label, 'after')] = c.getInfo()[:2]
+            c.close()
+            os.close(rfd)
+            os.close(wfd)
+        for name in ('fdpass', 'kt-pinned-fd', 'after'):
+            t.ok(answers[('direct', name)] == answers[('proxy', name)],
+                 f'CREATE_XML_WITH_FILES (2 fds) {name}: proxy answer equals direct',
+                 f"direct {answers[('direct', name)]}\nproxy  {answers[('proxy', name)]}")
+        if kt.cli:
+            eng = kt.status()['engine']
+            t.ok(eng['pending'] == 0 and not [d for d in eng['domains']
+                                               if d['state'] != 'committed'],
+                 'booking of the refused WITH_FILES create released', eng['domains'])
         t.ok(kt.alive(), 'kvmtuned still running')
     import shutil
     shutil.rmtree(work, ignore_errors=True)
