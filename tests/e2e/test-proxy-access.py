@@ -7,13 +7,17 @@ and the policy's daemon.allow_uids/allow_gids are the gate:
 - with the socket opened up (chmod 0666, as a careless admin might), a uid
   outside the allow-list is still refused by SO_PEERCRED, while an allowed
   non-root uid (4242 here) gets through;
-- the control socket is 0600.
+- the control socket is 0600;
+- libvirtd itself sees the real caller behind the proxy (CONNECT_SET_IDENTITY):
+  `virt-admin client-info` on the sandbox's admin socket shows uid 4242 and
+  the caller's pid, not kvmtuned's root.
 """
 
 import os
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import kt_proxy as kp  # noqa: E402
@@ -79,6 +83,39 @@ with kp.Sandbox() as lv:
         r = virsh_as(ALLOWED, kt.uri, home, 'define', xp)
         t.ok(r.returncode == 0 and 'access-ok' in lv.virsh('list', '--all', '--name').stdout,
              f'uid {ALLOWED} can define through the proxy', r.stderr)
+        # The caller's identity reaches libvirtd.
+        va = '/usr/bin/virt-admin'
+        if os.access(va, os.X_OK):
+            ev = subprocess.Popen([SETPRIV, f'--reuid={ALLOWED}', f'--regid={ALLOWED}',
+                                   '--clear-groups', kp.VIRSH, '-c', kt.uri, 'event', '--loop',
+                                   '--all'],
+                                  env={'HOME': home, 'XDG_CACHE_HOME': home,
+                                       'XDG_CONFIG_HOME': home, 'PATH': '/usr/bin:/bin'},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            adm = f'libvirtd:///system?socket={os.path.dirname(lv.sock)}/libvirt-admin-sock'
+            infos = []
+            for _ in range(50):
+                infos = []
+                r = subprocess.run([va, '-c', adm, 'srv-clients-list', 'libvirtd'],
+                                   capture_output=True, text=True)
+                for line in r.stdout.splitlines()[2:]:
+                    if line.split():
+                        ci = subprocess.run([va, '-c', adm, 'client-info', 'libvirtd',
+                                             line.split()[0]], capture_output=True, text=True)
+                        infos.append({k.strip(): v.strip() for k, v in
+                                      (l.split(':', 1) for l in ci.stdout.splitlines()
+                                       if ':' in l)})
+                if any(i.get('unix_user_id') == str(ALLOWED) for i in infos):
+                    break
+                time.sleep(0.1)
+            ev.terminate()
+            ev.wait(10)
+            mine = [i for i in infos if i.get('unix_user_id') == str(ALLOWED)]
+            t.ok(mine and mine[0].get('unix_process_id') == str(ev.pid),
+                 f'libvirtd sees the caller (uid {ALLOWED}, pid {ev.pid}) behind kvmtuned',
+                 infos)
+        else:
+            t.diag('virt-admin missing: identity forwarding not checked')
         t.ok(kp.Kvmtuned.wait_serving(kt), 'root still served')
         log = open(kt.log).read()
         t.ok('65534' in log, 'the refusal is logged with the uid')
