@@ -9,7 +9,8 @@
   changed on the direct connection;
 - streams: vol-upload then vol-download of 5 MiB through the proxy to a dir
   pool round-trips byte for byte; `virsh screenshot` of a running guest;
-- pipelining: several threads share one python connection through the proxy.
+- pipelining: several threads share one python connection through the proxy;
+- FDs on CREATE_XML_WITH_FILES; keepalive on an idle connection.
 """
 
 import os
@@ -43,6 +44,22 @@ def write_tmp(text, suffix='.xml'):
 with kp.Sandbox() as lv:
     work = tempfile.mkdtemp(prefix='kt-e2e3-')
     with kp.Kvmtuned(lv, kp.live_policy()) as kt:
+        # Keepalive: an idle connection with client pings every second
+        # (dropped after 3 unanswered) must survive the whole test: PING and
+        # PONG frames pass through both ways.
+        import libvirt
+        libvirt.virEventRegisterDefaultImpl()
+
+        def event_loop():
+            while True:
+                libvirt.virEventRunDefaultImpl()
+        threading.Thread(target=event_loop, daemon=True).start()
+        ka = libvirt.open(kt.uri)
+        ka.setKeepAlive(1, 3)
+        ka_closed = []
+        ka.registerCloseCallback(lambda c, reason, opaque: ka_closed.append(reason), None)
+        ka_start = time.monotonic()
+
         # Some state to list.
         for i in range(3):
             _, x = kp.plain_xml(f'plain-{i}')
@@ -141,7 +158,6 @@ with kp.Sandbox() as lv:
         lv.virsh('destroy', 'shotdom', check=False)
 
         # Pipelined calls from several threads on one connection.
-        import libvirt
         conn = libvirt.open(kt.uri)
         errors = []
 
@@ -191,6 +207,11 @@ with kp.Sandbox() as lv:
             t.ok(eng['pending'] == 0 and not [d for d in eng['domains']
                                                if d['state'] != 'committed'],
                  'booking of the refused WITH_FILES create released', eng['domains'])
+        idle = time.monotonic() - ka_start
+        t.ok(not ka_closed and ka.isAlive() == 1 and ka.getInfo()[0] == 'x86_64',
+             f'keepalive (1 s, 3 missed) connection idle {idle:.0f} s through the proxy survives',
+             f'closed: {ka_closed}')
+        ka.close()
         t.ok(kt.alive(), 'kvmtuned still running')
     import shutil
     shutil.rmtree(work, ignore_errors=True)
