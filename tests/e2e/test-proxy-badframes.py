@@ -175,6 +175,30 @@ with kp.Sandbox() as lv:
              'that connection still works (CONNECT_CLOSE answered)', r)
         s.close()
 
+        # A client that pipelines 2,000 capability calls (~40 MB of replies)
+        # and never reads: kvmtuned must apply back-pressure (bounded
+        # buffers, RSS flat) and keep serving everyone else promptly.
+        slow, r = opened(kt.listen)
+        slow.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 10
+        while sent < 2000 and time.monotonic() < deadline:
+            try:
+                slow.send(frame(REMOTE, 7, 100 + sent))     # CONNECT_GET_CAPABILITIES
+                sent += 1
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(2.0)
+        rss_slow = kt.rss_kib()
+        t0 = time.monotonic()
+        served = still_serving(kt)
+        dt = time.monotonic() - t0
+        t.ok(served and dt < 5, f'a client that never reads ({sent} calls queued) does not '
+             f'stall others (virsh list took {dt:.2f} s)')
+        t.ok(rss_slow - rss0 < 16 * 1024,
+             f'replies held back, not buffered without bound (RSS {rss0} -> {rss_slow} KiB)')
+        slow.close()
+
         # Many clients vanishing at once, mid-call.
         for i in range(50):
             c = connect(kt.listen)
