@@ -57,21 +57,30 @@ has_prefix_at(const char *text, gsize len, gsize pos, const char *prefix)
 static bool
 scan_tag(const char *text, gsize len, gsize *pos)
 {
-    gsize i = *pos + 1;
-    char quote = 0;
+    const char *p = text + *pos + 1;
+    const char *end = text + len;
 
-    for (; i < len; i++) {
-        char c = text[i];
+    /* memchr to the next '>' and to a quote before it; a quoted value is
+     * skipped whole (it may hold '>') */
+    while (p < end) {
+        const char *gt = memchr(p, '>', (gsize)(end - p));
+        const char *q1;
+        const char *q2;
+        const char *q;
 
-        if (quote) {
-            if (c == quote)
-                quote = 0;
-        } else if (c == '\'' || c == '"') {
-            quote = c;
-        } else if (c == '>') {
-            *pos = i + 1;
+        if (!gt)
+            return false;
+        q1 = memchr(p, '\'', (gsize)(gt - p));
+        q2 = memchr(p, '"', (gsize)(gt - p));
+        q = q1 && (!q2 || q1 < q2) ? q1 : q2;
+        if (!q) {
+            *pos = (gsize)(gt - text) + 1;
             return true;
         }
+        p = memchr(q + 1, *q, (gsize)(end - q - 1));
+        if (!p)
+            return false;
+        p++;
     }
     return false;
 }
