@@ -305,11 +305,13 @@ class Kvmtuned:
 
 def live_policy(hugepages_2m=0, allow_uids=(0,), allow_gids=(0,)):
     """A policy for this machine (sysroot '/'): CPU 0 is the shared pool
-    (host and emulator threads), every other CPU is dedicated.  Profiles:
-    'pinned' (dedicated vCPUs, 2M hugepages when reserved), 'general'
-    (shared)."""
+    (host and emulator threads), CPU 1 the only dedicated CPU, whatever the
+    machine's size (any others are reserved), so that capacity checks mean
+    the same everywhere.  Profiles: 'pinned' (dedicated vCPUs, 2M hugepages
+    when reserved), 'general' (shared)."""
     ncpu = os.cpu_count() or 1
-    dedicated = '1' if ncpu == 2 else f'1-{ncpu - 1}'
+    reserved = f'  reserved_cpus: "2-{ncpu - 1}"\n' if ncpu > 3 else (
+        '  reserved_cpus: "2"\n' if ncpu == 3 else '')
     mem = '    memory: {hugepages: 2M}\n' if hugepages_2m else ''
     huge = (f'  hugepages: [{{size: 2M, per_node: {hugepages_2m}}}]\n'
             if hugepages_2m else '')
@@ -319,8 +321,8 @@ def live_policy(hugepages_2m=0, allow_uids=(0,), allow_gids=(0,)):
 # e2e policy for the live {ncpu}-CPU test machine
 host:
   shared_cpus: "0"
-  dedicated_cpus: "{dedicated}"
-{huge}daemon:
+  dedicated_cpus: "1"
+{reserved}{huge}daemon:
   allow_uids: [{uids}]
   allow_gids: [{gids}]
 profiles:
