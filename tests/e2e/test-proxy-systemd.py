@@ -148,6 +148,16 @@ with kp.Sandbox() as lv:
         finally:
             kt.cleanup()
 
+    # PrivateNetwork=yes: in a network namespace of its own kvmtuned still
+    # reaches libvirtd and serves clients (path-based unix sockets only).
+    with kp.Kvmtuned(lv, kp.live_policy(), wrapper=['unshare', '--net', '--']) as kt:
+        _, x = kp.nova_xml('kt-pinned-netns', 'e2e.pinned', 1, 64)
+        r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
+        t.ok(r.returncode == 0 and os.readlink(f'/proc/{kt.pid}/ns/net')
+             != os.readlink('/proc/self/ns/net'),
+             'PrivateNetwork: kvmtuned in its own network namespace serves', r.stderr)
+        lv.virsh('undefine', 'kt-pinned-netns', uri=kt.uri, check=False)
+
     if not os.access(SETPRIV, os.X_OK):
         t.diag('setpriv missing: capability checks skipped')
     else:
