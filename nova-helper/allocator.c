@@ -540,8 +540,15 @@ split(Fit *f, guint nvcpus, guint64 mem_kib, guint64 page_kib)
     }
 }
 
+static guint mdev_free(const Ctx *ctx, const KtPlacement *pl, const KtInvMdevParent *par,
+                       const KtInvMdevType *t);
+static bool in_request(const KtRequest *req, const char *address);
+
 /* Device locality of node @id: passthrough devices already in the XML pull
- * hard, requested devices free on the node pull softly. */
+ * hard, requested devices free on the node pull softly.  Only a device the
+ * VM can still get pulls: a node whose GPU is out (whole, or running another
+ * mdev type) or has no free instance of the type is no closer to the VM than
+ * any other, and best fit decides. */
 static gint64
 node_affinity(const Ctx *ctx, guint id)
 {
@@ -594,19 +601,36 @@ node_affinity(const Ctx *ctx, guint id)
         a += MIN(free_here, MAX(sr->count, 1));
     }
     if (prof->vgpu_type) {
+        guint free_here = 0;
+
         for (j = 0; j < ctx->inv->mdev_parents->len; j++) {
             const KtInvMdevParent *par = g_ptr_array_index(ctx->inv->mdev_parents, j);
+            guint t;
 
-            if (par->node == (int)id)
-                a += 2;
+            if (par->node != (int)id || in_request(ctx->req, par->address))
+                continue;
+            for (t = 0; t < par->types->len; t++) {
+                const KtInvMdevType *ty = g_ptr_array_index(par->types, t);
+
+                if (g_strcmp0(ty->id, prof->vgpu_type) == 0)
+                    free_here += mdev_free(ctx, NULL, par, ty);
+            }
         }
+        a += 2 * (gint64)MIN(free_here, MAX(prof->vgpu_count, 1));
     }
-    for (j = 0; prof->gpu_count && ctx->policy->gpus && j < ctx->policy->gpus->len; j++) {
-        const char *addr = g_ptr_array_index(ctx->policy->gpus, j);
+    if (prof->gpu_count) {
+        guint free_here = 0;
 
-        if (kt_inventory_pci_node(ctx->inv, addr) == (int)id &&
-            !kt_ledger_pci_holder(ctx->ledger, addr))
-            a += 2;
+        for (j = 0; ctx->policy->gpus && j < ctx->policy->gpus->len; j++) {
+            const char *addr = g_ptr_array_index(ctx->policy->gpus, j);
+
+            if (kt_inventory_pci_node(ctx->inv, addr) == (int)id &&
+                !kt_ledger_pci_holder(ctx->ledger, addr) &&
+                kt_ledger_mdev_count(ctx->ledger, addr, NULL) == 0 &&
+                !in_request(ctx->req, addr))
+                free_here++;
+        }
+        a += 2 * (gint64)MIN(free_here, prof->gpu_count);
     }
     return a;
 }
@@ -1161,7 +1185,7 @@ mdev_free(const Ctx *ctx, const KtPlacement *pl, const KtInvMdevParent *par,
      * GPU handed out whole has no mdevs. */
     if (any > booked || kt_ledger_pci_holder(ctx->ledger, par->address))
         return 0;
-    for (i = 0; i < pl->mdevs->len; i++) {
+    for (i = 0; pl && i < pl->mdevs->len; i++) {
         const KtPlacementMdev *m = g_ptr_array_index(pl->mdevs, i);
 
         if (g_strcmp0(m->parent, par->address) == 0)

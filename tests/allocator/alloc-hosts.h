@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 #include "inventory.h"
 #include "policy.h"
