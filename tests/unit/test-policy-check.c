@@ -258,9 +258,11 @@ test_cli(void)
         g_assert_cmpint(run_cli(a, &out, &errs), ==, 1);
         g_assert_cmpstr(out, ==, "");
         lines = g_strsplit(errs, "\n", -1);
-        g_assert_cmpuint(g_strv_length(lines), ==, 4);
+        g_assert_cmpuint(g_strv_length(lines), ==, 3);
         g_assert_nonnull(strstr(lines[0], "policy.example.yaml:23:18: 'host.reserved_cpus': "
                                 "CPUs 0-1 are also in Nova's [compute] cpu_shared_set"));
+        g_assert_nonnull(strstr(lines[1], "'host.shared_cpus': CPUs 120-130,168-171 are also "
+                                "in Nova's [compute] cpu_dedicated_set"));
         g_clear_pointer(&lines, g_strfreev);
         g_clear_pointer(&out, g_free);
         g_clear_pointer(&errs, g_free);

@@ -69,8 +69,8 @@ test_example(void)
     g_assert_true(g_str_has_prefix(p->hash, "sha256:"));
     g_assert_cmpuint(strlen(p->hash), ==, 7 + 64);
     assert_cpus(p->reserved_cpus, "0-1,112-113");
-    assert_cpus(p->dedicated_cpus, "28-111,140-223");
-    assert_cpus(p->shared_cpus, "2-27,114-139");
+    assert_cpus(p->dedicated_cpus, "28-55,82-111,140-167,194-223");
+    assert_cpus(p->shared_cpus, "2-27,56-81,114-139,168-193");
     g_assert_cmpfloat(p->cpu_allocation_ratio, ==, 8.0);
     g_assert_cmpuint(p->hugepages->len, ==, 2);
     g_assert_cmpuint(g_array_index(p->hugepages, KtPolicyHugepages, 0).size_kib, ==, 1048576);
