@@ -31,42 +31,12 @@ NOVA_NS = 'http://openstack.org/xmlns/libvirt/nova/1.1'
 
 # --- sandbox ------------------------------------------------------------------------
 
-def _virtlogd_wrapper_dir():
-    """A PATH entry whose `virtlogd` keeps its pid file inside the sandbox.
-
-    LibvirtdSandbox runs `virtlogd -d`, whose pid file is the host's
-    /run/virtlogd.pid: a second sandbox started while another runs (meson
-    runs tests in parallel, other suites use sandboxes too) fails with
-    "Unable to obtain pidfile".  /run/libvirt is the sandbox's private tmpfs
-    when the script runs, so the pid file goes there."""
-    d = os.path.join(tempfile.gettempdir(), f'kt-virtlogd-wrap-{os.getpid()}')
-    exe = os.path.join(d, 'virtlogd')
-    if not os.path.exists(exe):
-        os.makedirs(d, exist_ok=True)
-        real = shutil.which('virtlogd') or '/usr/sbin/virtlogd'
-        with open(exe + '.tmp', 'w') as f:
-            f.write(f'#!/bin/sh\nexec {real} -p /run/libvirt/virtlogd.pid "$@"\n')
-        os.chmod(exe + '.tmp', 0o755)
-        os.rename(exe + '.tmp', exe)
-    return d
-
-
 def Sandbox(**kw):
-    """LibvirtdSandbox(**kw) that can run next to other sandboxes."""
+    """LibvirtdSandbox(**kw).  (It used to wrap virtlogd so sandboxes could
+    run side by side; tests/lib/libvirtd_sandbox.py now keeps virtlogd's pid
+    file in its namespace itself.)"""
     from libvirtd_sandbox import LibvirtdSandbox
-
-    class _Sandbox(LibvirtdSandbox):
-        def start(self, timeout=60):
-            wrap = _virtlogd_wrapper_dir()
-            old = os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')
-            os.environ['PATH'] = wrap + ':' + old
-            try:
-                return super().start(timeout)
-            finally:
-                os.environ['PATH'] = old
-                shutil.rmtree(wrap, ignore_errors=True)
-
-    return _Sandbox(**kw)
+    return LibvirtdSandbox(**kw)
 
 
 def build_root():
