@@ -487,6 +487,17 @@ count_devices(const KtLedger *l, guint *vfs, guint *mdevs, guint *gpus)
     }
 }
 
+/* "2M", "1G": page sizes the way the policy and the kernel name them. */
+static char *
+page_size_name(guint64 kib)
+{
+    if (kib >= 1048576 && kib % 1048576 == 0)
+        return g_strdup_printf("%" G_GUINT64_FORMAT "G", kib / 1048576);
+    if (kib >= 1024 && kib % 1024 == 0)
+        return g_strdup_printf("%" G_GUINT64_FORMAT "M", kib / 1024);
+    return g_strdup_printf("%" G_GUINT64_FORMAT "K", kib);
+}
+
 char *
 kt_engine_status_text(KtEngine *e)
 {
@@ -514,10 +525,14 @@ kt_engine_status_text(KtEngine *e)
         g_string_append_printf(s, "  memory          %" G_GUINT64_FORMAT " MiB booked of %"
                                G_GUINT64_FORMAT " MiB\n", u->memory_booked_kib / 1024,
                                u->memory_capacity_kib / 1024);
-        for (j = 0; j < u->npages; j++)
-            g_string_append_printf(s, "  hugepages %-5u %" G_GUINT64_FORMAT " booked of %"
-                                   G_GUINT64_FORMAT " (KiB pages)\n", u->pages[j].size_kib,
-                                   u->pages[j].booked, u->pages[j].capacity);
+        for (j = 0; j < u->npages; j++) {
+            g_autofree char *size = page_size_name(u->pages[j].size_kib);
+            g_autofree char *label = g_strdup_printf("hugepages %s", size);
+
+            g_string_append_printf(s, "  %-16s%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                                   " pages booked\n", label, u->pages[j].booked,
+                                   u->pages[j].capacity);
+        }
     }
     g_string_append_printf(s, "devices: %u VFs, %u mdevs, %u whole GPUs booked\n",
                            vfs, mdevs, gpus);

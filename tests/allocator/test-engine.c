@@ -331,6 +331,11 @@ test_status(void)
     g_assert_true(g_str_has_prefix(json, "{\"bookings\":1,\"pending\":0,"));
     g_assert_nonnull(strstr(json, "\"profile\":\"hpc\""));
     g_assert_nonnull(strstr(text, "node 1:"));
+    /* page sizes named as in the policy, counts in pages */
+    g_assert_nonnull(strstr(text, "\n  hugepages 2M    0 of 16384 pages booked\n"));
+    g_assert_nonnull(strstr(text, "\n  hugepages 1G    "));
+    g_assert_nonnull(strstr(text, " of 900 pages booked\n"));
+    g_assert_null(strstr(text, "KiB pages"));
     fix_clear(&f);
 }
 
