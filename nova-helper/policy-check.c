@@ -170,6 +170,21 @@ check_pools(Check *c)
                     "tasks may run on pinned vCPUs", cpus_word(noiso), s, verb(noiso));
         }
     }
+    /* The other way round: isolated CPUs are out of the scheduler's load
+     * balancing, so floating vCPUs that land on one stay there however
+     * busy it gets. */
+    if (!kt_cpuset_is_empty(p->shared_cpus) && c->inv->isolated) {
+        g_autoptr(KtCpuset) iso = kt_cpuset_copy(p->shared_cpus);
+
+        kt_cpuset_intersect(iso, exists);
+        kt_cpuset_intersect(iso, c->inv->isolated);
+        if (!kt_cpuset_is_empty(iso)) {
+            g_autofree char *s = kt_cpuset_format(iso);
+
+            warning(c, "host.shared_cpus", "%s %s %s isolated (isolcpus=): the scheduler "
+                    "does not balance floating vCPUs there", cpus_word(iso), s, verb(iso));
+        }
+    }
     /* threads: isolate/require take whole cores: a pinned CPU whose SMT
      * sibling sits in another pool can never be part of one. */
     if (!kt_cpuset_is_empty(p->dedicated_cpus)) {

@@ -222,6 +222,8 @@ test_cli(void)
     g_autofree char *many = src_path("tests", "policy-data", "many-errors.yaml", NULL);
     g_autofree char *nova = src_path("tests", "policy-data", "check",
                                      "nova-overlap.nova.conf", NULL);
+    g_autofree char *swapped = src_path("tests", "policy-data", "check",
+                                        "shared-isolated.yaml", NULL);
     g_autofree char *out = NULL;
     g_autofree char *errs = NULL;
     g_auto(GStrv) lines = NULL;
@@ -268,6 +270,21 @@ test_cli(void)
         g_clear_pointer(&errs, g_free);
     }
     {
+        /* warnings do not fail the check; one line each, on stderr */
+        const char *a[] = { "--sysroot", ref, "--no-nova-conf", swapped, NULL };
+
+        g_assert_cmpint(run_cli(a, &out, &errs), ==, 0);
+        lines = g_strsplit(errs, "\n", -1);
+        g_assert_cmpuint(g_strv_length(lines), ==, 3);
+        g_assert_true(g_str_has_prefix(lines[1], "warning: "));
+        g_assert_true(g_str_has_prefix(lines[1] + strlen("warning: "), swapped));
+        g_assert_nonnull(strstr(lines[1], "shared-isolated.yaml:8:16: 'host.shared_cpus': "
+                                "CPUs 82-111,194-223 are isolated (isolcpus=)"));
+        g_clear_pointer(&lines, g_strfreev);
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&errs, g_free);
+    }
+    {
         const char *bad[][3] = {
             { NULL }, { "--bogus", "x", NULL }, { "a", "b", NULL },
             { "--sysroot", NULL }, { "/nonexistent/policy.yaml", NULL },
@@ -305,6 +322,8 @@ main(int argc, char **argv)
     DO_TEST_CHECK("nova-ok");
     DO_TEST_CHECK("broken-offline");
     DO_TEST_CHECK("split-siblings");
+    DO_TEST_CHECK("shared-isolated");
+    DO_TEST_CHECK("shared-isolated-sysfs");
     g_test_add_func("/policy-check/cli", test_cli);
 
     return g_test_run();
