@@ -294,10 +294,57 @@ read_cpu(KtRequest *req, xmlNode *cpu, GError **error)
     if (numa) {
         xmlNode *c;
 
+        guint i = 0;
+
         for (c = kt_xml_child(numa, "cell"); c; c = kt_xml_child_next(c, "cell"))
             req->ncpu_cells++;
+        req->cpu_cells = g_new0(KtRequestCell, req->ncpu_cells);
+        /* informative (the allocator books Nova's cells from them): what
+         * does not parse is left unset, libvirt is the judge of validity */
+        for (c = kt_xml_child(numa, "cell"); c; c = kt_xml_child_next(c, "cell"), i++) {
+            KtRequestCell *cell = &req->cpu_cells[i];
+            g_autoptr(GError) err = NULL;
+            bool present = false;
+            bool cell_ok = true;
+
+            cell->id = attr_uint_or0(c, "id", &err, &cell_ok);
+            g_clear_error(&err);
+            if (!cell_ok)
+                cell->id = G_MAXUINT;
+            if (!attr_set(c, "cpus", &cell->vcpus, &err))
+                g_clear_error(&err);
+            if (!attr_size_kib(c, "memory", "unit", &cell->memory_kib, &present, &err))
+                cell->memory_kib = 0;
+        }
     }
     return true;
+}
+
+/* <numatune><memnode cellid nodeset>: which host nodes each guest cell's
+ * memory comes from (Nova writes one per cell). */
+static void
+read_memnodes(KtRequest *req, xmlNode *numatune)
+{
+    xmlNode *m;
+
+    for (m = kt_xml_child(numatune, "memnode"); m; m = kt_xml_child_next(m, "memnode")) {
+        g_autoptr(GError) err = NULL;
+        bool ok = true;
+        guint id = attr_uint_or0(m, "cellid", &err, &ok);
+        KtCpuset *set = NULL;
+        guint i;
+
+        /* informative too: an unreadable memnode binds nothing */
+        if (!ok || !attr_set(m, "nodeset", &set, &err))
+            continue;
+        for (i = 0; set && i < req->ncpu_cells; i++) {
+            if (req->cpu_cells[i].id == id && !req->cpu_cells[i].memnode) {
+                req->cpu_cells[i].memnode = g_steal_pointer(&set);
+                break;
+            }
+        }
+        kt_cpuset_free(set);
+    }
 }
 
 /* Sum of the guest NUMA cells' memory: libvirt's <memory> when absent. */
@@ -461,6 +508,8 @@ kt_domain_read_request(KtDomain *dom, GError **error)
     }
     if (cpu && !read_cpu(req, cpu, error))
         return NULL;
+    if ((n = kt_xml_child(root, "numatune")))
+        read_memnodes(req, n);
     if (!read_devices(req, kt_xml_child(root, "devices"), error))
         return NULL;
 

@@ -54,6 +54,11 @@ kt_request_free(KtRequest *req)
     g_free(req->vcpupins);
     kt_cpuset_free(req->emulatorpin);
     kt_cpuset_free(req->numatune_nodeset);
+    for (i = 0; req->cpu_cells && i < req->ncpu_cells; i++) {
+        kt_cpuset_free(req->cpu_cells[i].vcpus);
+        kt_cpuset_free(req->cpu_cells[i].memnode);
+    }
+    g_free(req->cpu_cells);
     g_free(req->cpu_mode);
     g_ptr_array_unref(req->pci_devs);
     g_ptr_array_unref(req->mdevs);

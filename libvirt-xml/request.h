@@ -22,6 +22,15 @@ typedef struct {
                           * carry it; NULL unless kvmtune metadata says) */
 } KtRequestMdev;
 
+/* A guest NUMA cell as the input has it (<cpu><numa><cell>), with the host
+ * nodes <numatune><memnode cellid=> binds it to. */
+typedef struct {
+    guint id;
+    KtCpuset *vcpus;     /* cpus=; NULL when absent */
+    guint64 memory_kib;
+    KtCpuset *memnode;   /* memnode nodeset= for this cell id; NULL: none */
+} KtRequestCell;
+
 typedef struct _KtRequest KtRequest;
 struct _KtRequest {
     char *uuid;                  /* canonical lower-case, from <uuid>; may be NULL */
@@ -60,6 +69,7 @@ struct _KtRequest {
     char *cpu_mode;              /* <cpu mode=> */
     guint cpu_sockets, cpu_dies, cpu_cores, cpu_threads;   /* 0: unset */
     guint ncpu_cells;            /* guest <numa><cell> count */
+    KtRequestCell *cpu_cells;    /* [ncpu_cells], in document order */
 
     /* Devices. */
     GPtrArray *pci_devs;         /* KtRequestPciDev*, <hostdev type='pci'> and <interface type='hostdev'> */

@@ -1328,6 +1328,82 @@ nova_pinned_cpus(const Ctx *ctx)
     return set;
 }
 
+/* Nova pinned the domain and the profile does not override: the placement
+ * records Nova's decision as given, because the metadata is the ledger's
+ * only store.  Every vCPU on one CPU (hw:cpu_policy=dedicated) becomes the
+ * placement's pins; guest cells bound to one host node each (numatune
+ * memnode) become its cells, so memory and pages are booked per node as
+ * Nova split them (hw:numa_mem.N may be uneven), not evenly. */
+static void
+record_nova(Ctx *ctx, KtPlacement *pl)
+{
+    const KtRequest *req = ctx->req;
+    guint64 sum = 0;
+    guint i;
+
+    for (i = 0; req->vcpupins && i < req->vcpus_max; i++) {
+        if (!req->vcpupins[i] || kt_cpuset_count(req->vcpupins[i]) != 1)
+            break;
+    }
+    if (req->vcpupins && i == req->vcpus_max && pl->cpu_policy == KT_CPU_POLICY_NONE) {
+        pl->cpu_policy = KT_CPU_POLICY_DEDICATED;
+        pl->nvcpus = req->vcpus_max;
+        pl->vcpu_pins = g_new0(KtCpuset *, pl->nvcpus);
+        for (i = 0; i < pl->nvcpus; i++)
+            pl->vcpu_pins[i] = kt_cpuset_copy(req->vcpupins[i]);
+        if (req->emulatorpin && !kt_cpuset_is_empty(req->emulatorpin) && !pl->emulator_cpus)
+            pl->emulator_cpus = kt_cpuset_copy(req->emulatorpin);
+        note(ctx, "cpus: Nova's pins recorded as given (one CPU per vCPU)");
+    }
+
+    if (pl->ncells || req->ncpu_cells == 0 || !req->cpu_cells ||
+        req->ncpu_cells > 1024 /* the metadata's list cap */)
+        return;
+    for (i = 0; i < req->ncpu_cells; i++) {
+        const KtRequestCell *c = &req->cpu_cells[i];
+
+        if (c->id != i || !c->vcpus || kt_cpuset_is_empty(c->vcpus) ||
+            kt_cpuset_last(c->vcpus) >= (int)req->vcpus_max || c->memory_kib == 0 ||
+            !c->memnode || kt_cpuset_count(c->memnode) != 1)
+            return;
+        sum += c->memory_kib;
+    }
+    if (sum != req->memory_kib)
+        return;
+    pl->ncells = req->ncpu_cells;
+    pl->cells = g_new0(KtPlacementCell, pl->ncells);
+    for (i = 0; i < pl->ncells; i++) {
+        pl->cells[i].vcpus = kt_cpuset_copy(req->cpu_cells[i].vcpus);
+        pl->cells[i].memory_kib = req->cpu_cells[i].memory_kib;
+        pl->cells[i].host_node = (guint)kt_cpuset_first(req->cpu_cells[i].memnode);
+        if (!pl->nodes)
+            pl->nodes = kt_cpuset_new();
+        kt_cpuset_add(pl->nodes, pl->cells[i].host_node);
+    }
+    note(ctx, "numa: Nova's %u guest cells recorded as given", pl->ncells);
+    if (!pl->hugepage_kib)
+        return;
+    /* pages per host node from Nova's cells */
+    g_free(pl->pages);
+    pl->pages = NULL;
+    pl->npages = 0;
+    for (i = 0; i < pl->ncells; i++) {
+        guint64 count = (pl->cells[i].memory_kib + pl->hugepage_kib - 1) / pl->hugepage_kib;
+        guint j;
+
+        for (j = 0; j < pl->npages && pl->pages[j].node != pl->cells[i].host_node; j++)
+            ;
+        if (j == pl->npages) {
+            pl->pages = g_renew(KtPlacementPages, pl->pages, pl->npages + 1);
+            /* zeroed padding too: kt_placement_equal() compares with memcmp */
+            memset(&pl->pages[j], 0, sizeof(pl->pages[j]));
+            pl->pages[j].node = pl->cells[i].host_node;
+            pl->npages++;
+        }
+        pl->pages[j].count += count;
+    }
+}
+
 /* ---- the decision -------------------------------------------------------- */
 
 static bool
@@ -1515,6 +1591,8 @@ kt_allocator_place(const KtInventory *inv, const KtPolicy *policy,
             pl->booked_cpus = kt_cpuset_new();
         kt_cpuset_union(pl->booked_cpus, nova_cpus);
     }
+    if (nova_owns_cpus)
+        record_nova(&ctx, pl);
 
     /* Step 3: devices. */
     ok = place_vfs(&ctx, pl, error) && place_mdevs(&ctx, pl, error) &&

@@ -17,7 +17,14 @@ GOLDEN = os.path.join(HERE, '..', 'golden')
 
 
 def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
-          sriov_vf=None, nova_ns='1.1'):
+          sriov_vf=None, nova_ns='1.1', cells=None, emulator=None,
+          topology=None):
+    """cells: [(vcpus, mem_mib, host_node)] builds what the libvirt driver
+    writes for a NUMA flavor (hw:cpu_policy=dedicated, hw:numa_nodes,
+    hw:numa_cpus.N / hw:numa_mem.N): guest cells, numatune memory and
+    memnode per cell, page nodeset per cell.  emulator: the emulatorpin set
+    (hw:emulator_threads_policy=isolate), else the union of the pins.
+    topology: (sockets, cores, threads), else sockets=vcpus."""
     g = vconfig.LibvirtConfigGuest()
     g.virt_type = 'kvm'
     g.name = name
@@ -56,10 +63,25 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
     cpu = vconfig.LibvirtConfigGuestCPU()
     cpu.mode = 'host-model'
     cpu.match = 'exact'
-    cpu.sockets = vcpus
-    cpu.cores = 1
-    cpu.threads = 1
+    cpu.sockets, cpu.cores, cpu.threads = topology or (vcpus, 1, 1)
     g.cpu = cpu
+    if cells:
+        numa = vconfig.LibvirtConfigGuestCPUNUMA()
+        tune = vconfig.LibvirtConfigGuestNUMATune()
+        tune.memory = vconfig.LibvirtConfigGuestNUMATuneMemory()
+        tune.memory.nodeset = sorted({c[2] for c in cells})
+        for i, (cell_vcpus, cell_mib, host_node) in enumerate(cells):
+            c = vconfig.LibvirtConfigGuestCPUNUMACell()
+            c.id = i
+            c.cpus = set(cell_vcpus)
+            c.memory = cell_mib * 1024
+            numa.cells.append(c)
+            mn = vconfig.LibvirtConfigGuestNUMATuneMemNode()
+            mn.cellid = i
+            mn.nodeset = [host_node]
+            tune.memnodes.append(mn)
+        cpu.numa = numa
+        g.numatune = tune
 
     if pins:
         tune = vconfig.LibvirtConfigGuestCPUTune()
@@ -69,14 +91,14 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
             pin.cpuset = {p}
             tune.vcpupin.append(pin)
         emu = vconfig.LibvirtConfigGuestCPUTuneEmulatorPin()
-        emu.cpuset = set(pins)
+        emu.cpuset = set(emulator or pins)
         tune.emulatorpin = emu
         g.cputune = tune
     if hugepages_kib:
         mb = vconfig.LibvirtConfigGuestMemoryBacking()
         page = vconfig.LibvirtConfigGuestMemoryBackingPage()
         page.size_kb = hugepages_kib
-        page.nodeset = [0]
+        page.nodeset = list(range(len(cells))) if cells else [0]
         mb.hugepages = [page]
         g.membacking = mb
 
@@ -158,6 +180,14 @@ CASES = {
     'engine-nova-pinned-ref': ('reference', dict(
         uuid=U(7), name='instance-00000007', flavor='db.pinned', vcpus=4, mem_mib=4096,
         pins=[70, 71, 72, 73], hugepages_kib=1048576)),
+    # hw:cpu_policy=dedicated, hw:cpu_thread_policy=prefer,
+    # hw:emulator_threads_policy=isolate, hw:mem_page_size=1GB,
+    # hw:numa_nodes=2 with an uneven split (hw:numa_cpus.0=0-1,
+    # hw:numa_mem.0=2048, hw:numa_cpus.1=2-5, hw:numa_mem.1=6144)
+    'engine-nova-pinned-2cell-ref': ('reference', dict(
+        uuid=U(13), name='instance-0000000d', flavor='db.nova', vcpus=6, mem_mib=8192,
+        pins=[30, 142, 90, 202, 91, 203], emulator=[31], hugepages_kib=1048576,
+        cells=[([0, 1], 2048, 0), ([2, 3, 4, 5], 6144, 1)])),
     'engine-db-sriov-port-ref': ('reference', dict(
         uuid=U(8), name='instance-00000008', flavor='db.small', vcpus=4, mem_mib=8192,
         sriov_vf='0000:98:00.4', nova_ns='1.0')),

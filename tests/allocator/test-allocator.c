@@ -374,7 +374,12 @@ test_nova_wins(void)
     pl = kt_allocator_place(h.inv, h.policy, h.ledger, req, prof, rep, &err);
     g_assert_no_error(err);
     g_assert_true(rep->nova_cpus);
-    g_assert_cmpint(pl->cpu_policy, ==, KT_CPU_POLICY_NONE);
+    /* recorded as given: the metadata is the ledger's only store */
+    g_assert_cmpint(pl->cpu_policy, ==, KT_CPU_POLICY_DEDICATED);
+    g_assert_nonnull(pl->vcpu_pins);
+    g_assert_cmpint(kt_cpuset_first(pl->vcpu_pins[0]), ==, 56);
+    g_assert_cmpint(kt_cpuset_first(pl->vcpu_pins[1]), ==, 57);
+    g_assert_cmpuint(pl->threads_per_core, ==, 0);
     g_assert_true(kt_cpuset_has(pl->booked_cpus, 56));
     g_assert_true(kt_cpuset_has(pl->booked_cpus, 57));
     g_assert_cmpint(kt_cpuset_first(pl->nodes), ==, 1);

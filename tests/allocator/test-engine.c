@@ -339,6 +339,59 @@ test_status(void)
     fix_clear(&f);
 }
 
+/* Nova pinned the domain itself (hw:cpu_policy=dedicated, two guest cells
+ * split unevenly, 1G pages, an isolated emulator CPU) and db-dedicated
+ * matches without override: apply keeps Nova's tuning, and the booking is
+ * Nova's: its pins, its nodes, its pages per node, and the same after a
+ * restart (a fresh engine rebuilding from the rewritten XML alone). */
+static void
+test_nova_pinned_rebuild(void)
+{
+    Fix f;
+    gsize len;
+    g_autofree char *in = input("engine-nova-pinned-2cell-ref", &len);
+    g_autofree char *out = NULL;
+    g_autofree char *json = NULL;
+    g_autofree char *fresh_json = NULL;
+    g_autofree char *booked = NULL;
+    g_autoptr(KtEngine) fresh = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *uuid = "6f1e2d3c-4b5a-4978-8a1b-00000000000d";
+    const KtBooking *b;
+
+    fix_init(&f, "reference");
+    out = rewrite_ok(f.engine, in, KT_VERDICT_REWRITE);
+    /* Nova's tuning is untouched */
+    g_assert_nonnull(strstr(out, "<vcpupin vcpu=\"1\" cpuset=\"142\"/>"));
+    g_assert_nonnull(strstr(out, "<emulatorpin cpuset=\"31\"/>"));
+    g_assert_nonnull(strstr(out, "<memnode cellid=\"1\" mode=\"strict\" nodeset=\"1\"/>"));
+    g_assert_nonnull(strstr(out, "<cell id=\"1\" cpus=\"2-5\" memory=\"6291456\"/>"));
+
+    booked = kt_cpuset_format(kt_ledger_booked_cpus(kt_engine_ledger(f.engine)));
+    g_assert_cmpstr(booked, ==, "30-31,90-91,142,202-203");
+    g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(f.engine), 0, 1048576), ==, 2);
+    g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(f.engine), 1, 1048576), ==, 6);
+    b = kt_ledger_lookup(kt_engine_ledger(f.engine), uuid);
+    g_assert_nonnull(b);
+    g_assert_nonnull(b->committed);
+
+    fresh = kt_engine_new(f.inv, f.policy);
+    g_assert_true(kt_engine_load_domain(fresh, out, strlen(out), &err));
+    g_assert_no_error(err);
+    g_assert_true(kt_ledger_equal(kt_engine_ledger(fresh), kt_engine_ledger(f.engine)));
+    /* the status document, less the counters (the fresh engine rewrote nothing) */
+    json = kt_engine_status_json(f.engine);
+    fresh_json = kt_engine_status_json(fresh);
+    g_assert_nonnull(strstr(json, "\"nodes\":["));
+    g_assert_cmpstr(strstr(fresh_json, "\"nodes\":["), ==, strstr(json, "\"nodes\":["));
+    g_free(booked);
+    booked = kt_cpuset_format(kt_ledger_booked_cpus(kt_engine_ledger(fresh)));
+    g_assert_cmpstr(booked, ==, "30-31,90-91,142,202-203");
+    g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(fresh), 0, 1048576), ==, 2);
+    g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(fresh), 1, 1048576), ==, 6);
+    fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -355,5 +408,6 @@ main(int argc, char **argv)
     g_test_add_func("/engine/refusal", test_refusal);
     g_test_add_func("/engine/status", test_status);
     g_test_add_func("/engine/property-rebuild", test_property_rebuild);
+    g_test_add_func("/engine/nova-pinned-rebuild", test_nova_pinned_rebuild);
     return g_test_run();
 }
