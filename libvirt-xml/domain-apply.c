@@ -94,8 +94,85 @@ drop_if_empty(xmlNode *node)
     kt_xml_node_remove(node);
 }
 
+/* <cpu><topology> attributes libvirt knows: the only ones a record of a
+ * replaced topology may carry (the metadata is hostile input). */
+static const char *const topology_attrs[] = {
+    "sockets", "dies", "clusters", "cores", "threads", NULL,
+};
+
+static bool
+is_topology_attr(const char *name)
+{
+    guint i;
+
+    for (i = 0; topology_attrs[i]; i++) {
+        if (strcmp(topology_attrs[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The <kvmtune:topology> child of the placement: the input's own
+ * <cpu><topology> that apply replaced (Nova writes one for every guest),
+ * so that strip can put it back. */
+static xmlNode *
+topology_record(xmlNode *placement)
+{
+    xmlNode *c;
+
+    for (c = placement ? placement->children : NULL; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
+            strcmp((const char *)c->ns->href, KT_PLACEMENT_NS) == 0 &&
+            strcmp((const char *)c->name, "topology") == 0)
+            return c;
+    }
+    return NULL;
+}
+
 static void
-remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char *created)
+record_topology(xmlNode *placement, xmlNode *topo)
+{
+    xmlNode *rec = xmlNewChild(placement, placement->ns, BAD_CAST "topology", NULL);
+    xmlAttr *a;
+
+    for (a = topo->properties; a; a = a->next) {
+        g_autofree char *v = kt_xml_prop(topo, (const char *)a->name);
+
+        if (!a->ns && v && is_topology_attr((const char *)a->name))
+            kt_xml_prop_set(rec, (const char *)a->name, v);
+    }
+}
+
+/* Writes back the topology @record says apply replaced, attributes in
+ * their order; only known attributes with plain numbers. */
+static void
+restore_topology(xmlNode *cpu, xmlNode *record)
+{
+    xmlNode *topo;
+    xmlAttr *a;
+
+    if (!record)
+        return;
+    topo = kt_xml_new(cpu->doc, NULL, "topology");
+    for (a = record->properties; a; a = a->next) {
+        g_autofree char *v = kt_xml_prop(record, (const char *)a->name);
+        guint64 n;
+
+        if (a->ns || !v || !is_topology_attr((const char *)a->name) ||
+            !g_ascii_string_to_unsigned(v, 10, 1, 65535, &n, NULL))
+            continue;
+        kt_xml_prop_set(topo, (const char *)a->name, v);
+    }
+    if (!topo->properties) {
+        xmlFreeNode(topo);
+        return;
+    }
+    kt_xml_child_add(cpu, cpu_order, topo);
+}
+
+static void
+remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char *created,
+            xmlNode *record)
 {
     xmlNode *n;
 
@@ -143,6 +220,7 @@ remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char 
     case PART_CPU_TOPOLOGY:
         if ((n = kt_xml_child(root, "cpu"))) {
             kt_xml_children_remove(n, "topology");
+            restore_topology(n, record);
             if (drop)
                 drop_if_empty(n);
         }
@@ -184,7 +262,7 @@ strip(KtDomain *dom, bool drop_containers)
         /* unreadable metadata: we cannot tell what was ours; keep tuning */
         for (p = 0; pl && p < PART_LAST; p++) {
             if (part_written(pl, p) && !has_word(kept, part_names[p]))
-                remove_part(root, pl, p, drop_containers, created);
+                remove_part(root, pl, p, drop_containers, created, topology_record(node));
         }
         /* all of them: a hand-made definition may carry more than one */
         while (node) {
@@ -353,17 +431,64 @@ write_hugepages(xmlNode *root, const KtPlacement *pl, guint guest_cells)
     kt_xml_child_add(mb, membacking_order, hp);
 }
 
+/* True when @cells (vCPU sets) hold whole guest cores of @threads vCPUs:
+ * vCPUs t*k .. t*k+t-1 in one cell, as the allocator pins sibling pairs. */
+static bool
+cells_hold_whole_cores(KtCpuset *const *cells, guint ncells, guint threads)
+{
+    guint i;
+    int v;
+
+    for (i = 0; i < ncells; i++) {
+        if (!cells[i] || kt_cpuset_count(cells[i]) % threads != 0)
+            return false;
+        for (v = kt_cpuset_first(cells[i]); v >= 0; v = kt_cpuset_next(cells[i], v + 1)) {
+            guint t;
+
+            for (t = 0; t < threads; t++) {
+                if (!kt_cpuset_has(cells[i], (guint)v - (guint)v % threads + t))
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* True when cell i is exactly vCPUs [i*n, (i+1)*n): one socket per cell. */
+static bool
+cells_are_sockets(KtCpuset *const *cells, guint ncells, guint nvcpus)
+{
+    guint n = ncells ? nvcpus / ncells : 0;
+    guint i;
+
+    if (ncells == 0 || nvcpus % ncells != 0)
+        return false;
+    for (i = 0; i < ncells; i++) {
+        if (!cells[i] || kt_cpuset_count(cells[i]) != n ||
+            kt_cpuset_first(cells[i]) != (int)(i * n) ||
+            kt_cpuset_last(cells[i]) != (int)((i + 1) * n - 1))
+            return false;
+    }
+    return true;
+}
+
+/* sockets x cores x threads == vCPUs (libvirt's rule), threads as the
+ * placement paired vCPUs on sibling threads, one socket per guest cell
+ * when the cells split evenly; threads=1 when a cell would cut a core. */
 static void
-write_topology(xmlNode *root, const KtPlacement *pl, guint nvcpus)
+write_topology(xmlNode *root, const KtPlacement *pl, guint nvcpus,
+               KtCpuset *const *cells, guint ncells)
 {
     xmlNode *cpu = kt_xml_child_ensure(root, kt_domain_order, "cpu");
     xmlNode *topo;
     guint threads = pl->threads_per_core;
-    guint sockets = pl->ncells ? pl->ncells : 1;
+    guint sockets = ncells ? ncells : 1;
 
-    if (threads == 0 || nvcpus % threads != 0)
+    if (threads == 0 || nvcpus % threads != 0 ||
+        !cells_hold_whole_cores(cells, ncells, threads))
         threads = 1;
-    if ((nvcpus / threads) % sockets != 0)
+    if (ncells == 0 || !cells_are_sockets(cells, ncells, nvcpus) ||
+        (nvcpus / threads) % sockets != 0)
         sockets = 1;
     kt_xml_children_remove(cpu, "topology");
     topo = kt_xml_new(root->doc, NULL, "topology");
@@ -601,6 +726,58 @@ has_cpu_pinning(const KtRequest *req, const KtDomain *dom)
            g_strcmp0(placement, "auto") == 0;
 }
 
+static bool
+has_topology(const KtRequest *req)
+{
+    return req->cpu_sockets || req->cpu_dies || req->cpu_cores || req->cpu_threads;
+}
+
+/* Flavor extra specs or image properties that ask Nova for a topology
+ * (hw:cpu_sockets, hw:cpu_max_threads, hw_cpu_cores, ...). */
+static bool
+topology_asked(const KtRequest *req)
+{
+    static const char *const prefixes[] = {
+        "hw:cpu_sockets", "hw:cpu_cores", "hw:cpu_threads", "hw:cpu_max_",
+        "hw_cpu_sockets", "hw_cpu_cores", "hw_cpu_threads", "hw_cpu_max_", NULL,
+    };
+    GHashTableIter it;
+    gpointer key;
+    guint i;
+
+    g_hash_table_iter_init(&it, req->extra_specs);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        for (i = 0; prefixes[i]; i++) {
+            if (g_str_has_prefix(key, prefixes[i]))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Nova writes a <topology> for every guest: sockets=vCPUs cores=1
+ * threads=1 unless the flavor or image asked for another.  That default
+ * says nothing about the guest, so kvmtune replaces it with the SMT shape
+ * of its placement (and records it, for strip).  It keeps the input's
+ * topology when Nova pinned the CPUs itself (its topology belongs to its
+ * pinning), when the flavor/image asked for one (extra specs in the
+ * metadata, or any shape other than Nova's default: image properties are
+ * never in the XML), and when the domain is not Nova's (an admin or
+ * virt-install wrote it on purpose). */
+static bool
+keep_topology(const KtRequest *req, bool nova_pinned)
+{
+    bool nova_default;
+
+    if (!has_topology(req))
+        return false;
+    if (nova_pinned || !req->is_nova || topology_asked(req))
+        return true;
+    nova_default = req->cpu_sockets == req->vcpus_max && req->cpu_cores == 1 &&
+                   req->cpu_threads == 1 && req->cpu_dies <= 1;
+    return !nova_default;
+}
+
 gboolean
 kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
                 GError **error)
@@ -611,6 +788,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     g_autoptr(GString) created = g_string_new(NULL);
     KtApplyReport report = { 0 };
     bool keep[PART_LAST] = { false };
+    xmlNode *replaced_topology = NULL;
     xmlNode *meta;
     xmlNode *node;
     int p;
@@ -635,7 +813,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
         keep[PART_NUMATUNE] = req->has_numatune;
         keep[PART_HUGEPAGES] = req->has_hugepages;
         keep[PART_GUEST_NUMA] = req->ncpu_cells > 0;
-        keep[PART_CPU_TOPOLOGY] = req->cpu_sockets || req->cpu_cores || req->cpu_threads;
+        keep[PART_CPU_TOPOLOGY] = keep_topology(req, keep[PART_CPU_PINNING]);
     }
     for (p = 0; p < PART_LAST; p++) {
         keep[p] = keep[p] && part_written(pl, p);
@@ -660,8 +838,30 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
         /* memnode per guest cell: ours, or the input's when they match */
         write_numatune(root, pl, part_written(pl, PART_GUEST_NUMA) &&
                        (!keep[PART_GUEST_NUMA] || req->ncpu_cells == pl->ncells));
-    if (part_written(pl, PART_CPU_TOPOLOGY) && !keep[PART_CPU_TOPOLOGY])
-        write_topology(root, pl, req->vcpus_max);
+    if (part_written(pl, PART_CPU_TOPOLOGY) && !keep[PART_CPU_TOPOLOGY]) {
+        xmlNode *cpu = kt_xml_child(root, "cpu");
+        xmlNode *old = kt_xml_child(cpu, "topology");
+        g_autofree KtCpuset **cells = NULL;
+        guint ncells, i;
+
+        /* the cells the guest will have: Nova's when kept, else ours */
+        if (keep[PART_GUEST_NUMA]) {
+            ncells = req->cpu_cells ? req->ncpu_cells : 0;
+            cells = g_new0(KtCpuset *, ncells + 1);
+            for (i = 0; i < ncells; i++)
+                cells[i] = req->cpu_cells[i].vcpus;
+        } else {
+            ncells = pl->ncells;
+            cells = g_new0(KtCpuset *, ncells + 1);
+            for (i = 0; i < ncells; i++)
+                cells[i] = pl->cells[i].vcpus;
+        }
+        if (old) {
+            replaced_topology = xmlCopyNode(old, 2);
+            report.replaced_cpu_topology = true;
+        }
+        write_topology(root, pl, req->vcpus_max, cells, ncells);
+    }
     if (part_written(pl, PART_GUEST_NUMA) && !keep[PART_GUEST_NUMA])
         write_guest_numa(root, pl);
     write_devices(root, pl, req, &report);
@@ -673,6 +873,10 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
 
     meta = kt_xml_child_ensure(root, kt_domain_order, "metadata");
     node = kt_placement_to_node(pl, dom->doc, kept->str, created->str);
+    if (replaced_topology) {
+        record_topology(node, replaced_topology);
+        xmlFreeNode(replaced_topology);
+    }
     kt_xml_child_add(meta, NULL, node);
 
     if (ret_report)

@@ -36,6 +36,9 @@ typedef struct {
     bool kept_hugepages;
     bool kept_guest_numa;       /* guest <cpu><numa> cells */
     bool kept_cpu_topology;     /* guest <cpu><topology> */
+    bool replaced_cpu_topology; /* the input's topology (Nova's default) gave
+                                 * way to the placement's SMT shape; recorded
+                                 * in the metadata, strip puts it back */
     guint skipped_devices;      /* VFs/GPUs/mdevs the domain already had */
 } KtApplyReport;
 

@@ -874,6 +874,41 @@ set_refusal(const Ctx *ctx, const Shape *s, GError **error)
 
 /* ---- assembling the placement -------------------------------------------- */
 
+/* Says which SMT shape the guest is given (apply writes it as the guest
+ * <cpu><topology> unless Nova's topology wins) and why it is 1 thread when
+ * the host has more: vCPU pairs can only mirror cores when every node's
+ * share of vCPUs fills whole cores. */
+static void
+topology_note(Ctx *ctx, const Shape *s, const Fit *f, const KtPlacement *pl)
+{
+    guint host_tpc = threads_per_core(ctx);
+    guint i;
+
+    if (pl->threads_per_core > 1) {
+        note(ctx, "topology: guest threads=%u: each vCPU pair sits on the sibling threads "
+             "of one core", pl->threads_per_core);
+        return;
+    }
+    if (host_tpc <= 1) {
+        note(ctx, "topology: guest threads=1: the host has no SMT");
+        return;
+    }
+    if (s->threads == KT_THREADS_ISOLATE) {
+        note(ctx, "topology: guest threads=1: threads=isolate gives each vCPU a core of its own");
+        return;
+    }
+    for (i = 0; i < f->n; i++) {
+        if (f->picks[i].pins->len % host_tpc != 0) {
+            note(ctx, "topology: guest threads=1 (fallback): %u vCPUs on node %u do not "
+                 "fill whole %u-thread cores, so vCPU pairs cannot mirror them",
+                 f->picks[i].pins->len, ctx->nodes[f->idx[i]].id, host_tpc);
+            return;
+        }
+    }
+    note(ctx, "topology: guest threads=1 (fallback): not enough whole cores free, "
+         "some vCPUs share a core with another domain's");
+}
+
 static void
 fill_cpus(Ctx *ctx, const Shape *s, const Fit *f, KtPlacement *pl)
 {
@@ -912,6 +947,7 @@ fill_cpus(Ctx *ctx, const Shape *s, const Fit *f, KtPlacement *pl)
                  kt_thread_policy_to_string(s->threads), list);
         }
         pl->threads_per_core = paired ? tpc : 1;
+        topology_note(ctx, s, f, pl);
         if (s->emu_isolate && pl->emulator_cpus) {
             g_autofree char *e = kt_cpuset_format(pl->emulator_cpus);
 

@@ -395,6 +395,57 @@ test_nova_wins(void)
     host_clear(&h);
 }
 
+/* The guest's SMT shape mirrors the pins: vCPU pairs on sibling threads
+ * give threads=2; an odd count per node cannot mirror whole cores and
+ * falls back to threads=1, said in explain; isolate is threads=1. */
+static void
+test_topology_shape(void)
+{
+    static const struct {
+        const char *flavor;
+        guint vcpus;
+        guint threads;
+        const char *note;
+    } cases[] = {
+        { "pin.4", 4, 2, "topology: guest threads=2" },
+        { "pin.3", 3, 1, "topology: guest threads=1 (fallback): 3 vCPUs on node " },
+        { "iso.4", 4, 1, "topology: guest threads=1: threads=isolate" },
+        { "hpc.6", 6, 1, "topology: guest threads=1 (fallback): 3 vCPUs on node " },
+        { "hpc.8", 8, 2, "topology: guest threads=2" },
+    };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Host h;
+        g_autoptr(GError) err = NULL;
+        g_autoptr(KtRequest) req = th_request("aaaaaaaa-0000-4000-8000-000000000009",
+                                              cases[i].flavor, cases[i].vcpus, 8192);
+        g_autoptr(KtAllocReport) rep = kt_alloc_report_new();
+        g_autoptr(KtPlacement) pl = NULL;
+        const KtPolicyProfile *prof = NULL;
+        bool said = false;
+        guint j;
+
+        host_init(&h, &test_host_reference, th_policy_reference);
+        kt_allocator_match(h.policy, req, &prof, NULL);
+        pl = kt_allocator_place(h.inv, h.policy, h.ledger, req, prof, rep, &err);
+        g_assert_no_error(err);
+        g_assert_cmpuint(pl->threads_per_core, ==, cases[i].threads);
+        for (j = 0; j < rep->notes->len; j++)
+            said = said || strstr(g_ptr_array_index(rep->notes, j), cases[i].note) != NULL;
+        if (!said) {
+            for (j = 0; j < rep->notes->len; j++)
+                g_test_message("%s", (const char *)g_ptr_array_index(rep->notes, j));
+        }
+        g_assert_true(said);
+        /* pairs: vCPU 2k and 2k+1 on the two threads of one core */
+        for (j = 0; cases[i].threads == 2 && j < pl->nvcpus; j += 2)
+            g_assert_cmpuint(sibling_of(h.inv, kt_cpuset_first(pl->vcpu_pins[j])), ==,
+                             (guint)kt_cpuset_first(pl->vcpu_pins[j + 1]));
+        host_clear(&h);
+    }
+}
+
 static void
 test_laptop(void)
 {
@@ -742,6 +793,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/allocator/db-dedicated", test_db_dedicated);
+    g_test_add_func("/allocator/topology-shape", test_topology_shape);
     g_test_add_func("/allocator/isolate-fill", test_isolate_fill);
     g_test_add_func("/allocator/require", test_require);
     g_test_add_func("/allocator/prefer-best-fit", test_prefer_best_fit);

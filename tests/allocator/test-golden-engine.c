@@ -187,6 +187,7 @@ main(int argc, char **argv)
     DO_TEST("engine-general-shared-ref");
     DO_TEST("engine-ml-gpu-override-ref");
     DO_TEST("engine-nova-pinned-ref");
+    DO_TEST("engine-nova-pinned-2cell-ref");
     DO_TEST("engine-no-match-ref");
     DO_TEST("engine-general-laptop");
     DO_TEST("engine-wide-epyc");

@@ -542,6 +542,115 @@ test_read_placement_back(void)
     g_assert_cmpstr(m->type, ==, "nvidia-63");
 }
 
+/* Guest <cpu><topology>: Nova's default (sockets=vCPUs cores=1 threads=1)
+ * gives way to the placement's SMT shape and comes back on strip; a
+ * topology the flavor or image asked for, or Nova's own pinning, wins. */
+static char *
+nova_with(const char *topology, const char *extra_spec)
+{
+    g_autofree char *xml = g_strdup(nova_xml);
+    g_auto(GStrv) a = g_strsplit(xml, "<topology sockets=\"4\" cores=\"1\" threads=\"1\"/>", 2);
+    g_autofree char *t = g_strjoin(topology, a[0], a[1], NULL);
+    g_auto(GStrv) b = g_strsplit(t, "        </nova:extraSpecs>\n", 2);
+    g_autofree char *spec = extra_spec
+        ? g_strdup_printf("          <nova:extraSpec name=\"%s\">1</nova:extraSpec>\n"
+                          "        </nova:extraSpecs>\n", extra_spec)
+        : g_strdup("        </nova:extraSpecs>\n");
+
+    return g_strjoin(spec, b[0], b[1], NULL);
+}
+
+static char *
+apply_ok(const char *xml, const KtPlacement *pl, KtApplyReport *rep)
+{
+    g_autoptr(GError) err = NULL;
+    char *out = kt_domain_rewrite(xml, strlen(xml), pl, rep, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(out);
+    return out;
+}
+
+static void
+test_guest_topology(void)
+{
+    g_autoptr(KtPlacement) pl = make_placement(4, 8388608, false);
+    g_autoptr(GError) err = NULL;
+    KtApplyReport rep;
+
+    /* Nova's default: replaced by 2 cells x 1 core x 2 threads, recorded */
+    {
+        g_autofree char *out = apply_ok(nova_xml, pl, &rep);
+
+        g_assert_true(rep.replaced_cpu_topology);
+        g_assert_false(rep.kept_cpu_topology);
+        g_assert_nonnull(strstr(out, "    <topology sockets=\"2\" cores=\"1\" threads=\"2\"/>\n"));
+        g_assert_nonnull(strstr(out, "<kvmtune:topology sockets=\"4\" cores=\"1\" threads=\"1\"/>"));
+        g_assert_null(strstr(out, "cpu-topology"));
+        check_apply_props(nova_xml, pl);
+    }
+    /* the flavor asked (extra specs in Nova's metadata): kept */
+    {
+        g_autofree char *in = nova_with("<topology sockets=\"4\" cores=\"1\" threads=\"1\"/>",
+                                        "hw:cpu_threads");
+        g_autofree char *out = apply_ok(in, pl, &rep);
+
+        g_assert_true(rep.kept_cpu_topology);
+        g_assert_false(rep.replaced_cpu_topology);
+        g_assert_nonnull(strstr(out, "<topology sockets=\"4\" cores=\"1\" threads=\"1\"/>"));
+        g_assert_nonnull(strstr(out, "kept=\"cpu-topology\""));
+        g_assert_null(strstr(out, "<kvmtune:topology"));
+        check_apply_props(in, pl);
+    }
+    /* not Nova's default shape (image properties never reach the XML): kept */
+    {
+        g_autofree char *in = nova_with("<topology sockets=\"1\" cores=\"2\" threads=\"2\"/>", NULL);
+        g_autofree char *out = apply_ok(in, pl, &rep);
+
+        g_assert_true(rep.kept_cpu_topology);
+        g_assert_nonnull(strstr(out, "<topology sockets=\"1\" cores=\"2\" threads=\"2\"/>"));
+        check_apply_props(in, pl);
+        /* ... unless override */
+        pl->override = true;
+        g_free(out);
+        out = apply_ok(in, pl, &rep);
+        g_assert_true(rep.replaced_cpu_topology);
+        g_assert_nonnull(strstr(out, "<topology sockets=\"2\" cores=\"1\" threads=\"2\"/>"));
+        g_assert_nonnull(strstr(out, "<kvmtune:topology sockets=\"1\" cores=\"2\" threads=\"2\"/>"));
+        check_apply_props(in, pl);
+        pl->override = false;
+    }
+    /* a cell that would cut a core: threads=1; uneven cells: one socket */
+    {
+        g_autofree char *out = NULL;
+
+        kt_cpuset_free(pl->cells[0].vcpus);
+        kt_cpuset_free(pl->cells[1].vcpus);
+        pl->cells[0].vcpus = kt_cpuset_parse("0", NULL);
+        pl->cells[1].vcpus = kt_cpuset_parse("1-3", NULL);
+        out = apply_ok(nova_xml, pl, &rep);
+        g_assert_nonnull(strstr(out, "<topology sockets=\"1\" cores=\"4\" threads=\"1\"/>"));
+        check_apply_props(nova_xml, pl);
+    }
+    /* a hostile record: only known attributes with numbers come back */
+    {
+        g_autofree char *out = apply_ok(nova_xml, pl, &rep);
+        g_auto(GStrv) parts = g_strsplit(out, "<kvmtune:topology sockets=\"4\"", 2);
+        g_autofree char *bad = NULL;
+        g_autoptr(KtDomain) dom = NULL;
+        g_autofree char *s = NULL;
+
+        g_assert_nonnull(parts[1]);
+        bad = g_strjoin("<kvmtune:topology evil=\"1\" sockets=\"x\"", parts[0], parts[1], NULL);
+        dom = kt_domain_parse(bad, strlen(bad), &err);
+        g_assert_no_error(err);
+        kt_domain_strip(dom);
+        s = kt_domain_format(dom, NULL);
+        g_assert_nonnull(strstr(s, "<topology cores=\"1\" threads=\"1\"/>"));
+        g_assert_null(strstr(s, "evil"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -559,5 +668,6 @@ main(int argc, char **argv)
     g_test_add_func("/domain/strip-untouched", test_strip_untouched);
     g_test_add_func("/domain/read-placement-back", test_read_placement_back);
     g_test_add_func("/domain/two-placements", test_two_placements);
+    g_test_add_func("/domain/guest-topology", test_guest_topology);
     return g_test_run();
 }
