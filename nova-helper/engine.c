@@ -121,6 +121,26 @@ nova_booking(const KtEngine *e, const KtRequest *req)
     return g_steal_pointer(&pl);
 }
 
+/* Nova pinned the domain itself and now pins it elsewhere with the same
+ * flavor (evacuate, unshelve, a hard reboot after a Nova-side repin): the
+ * booking recorded Nova's old pins, so it is re-placed from the new XML
+ * rather than reused. */
+static bool
+nova_moved(const KtRequest *req, const KtPolicyProfile *profile, const KtPlacement *booked)
+{
+    guint i;
+
+    if (profile->override || !kt_request_has_cpu_pinning(req) || !booked->vcpu_pins ||
+        booked->nvcpus != req->vcpus_max || !req->vcpupins)
+        return false;
+    for (i = 0; i < req->vcpus_max; i++) {
+        if (req->vcpupins[i] && booked->vcpu_pins[i] &&
+            !kt_cpuset_equal(req->vcpupins[i], booked->vcpu_pins[i]))
+            return true;
+    }
+    return false;
+}
+
 /* Everything one decision needs, shared by rewrite and explain. */
 typedef struct {
     KtRequest *req;
@@ -161,7 +181,8 @@ decide(KtEngine *e, KtDomain *dom, Decision *d, GError **error)
 
     b = kt_ledger_lookup(e->ledger, d->req->uuid);
     if (b && b->signature && strcmp(b->signature, d->signature) == 0 &&
-        (b->pending || b->committed)) {
+        (b->pending || b->committed) &&
+        !nova_moved(d->req, d->profile, b->pending ? b->pending : b->committed)) {
         /* Same flavor: Nova's hard reboot or an edit.  Keep the booking. */
         d->placement = kt_placement_copy(b->pending ? b->pending : b->committed);
         d->how = "reused";

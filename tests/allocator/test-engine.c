@@ -389,6 +389,18 @@ test_nova_pinned_rebuild(void)
     g_assert_cmpstr(booked, ==, "30-31,90-91,142,202-203");
     g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(fresh), 0, 1048576), ==, 2);
     g_assert_cmpuint(kt_ledger_node_pages(kt_engine_ledger(fresh), 1, 1048576), ==, 6);
+
+    /* Nova repins the same flavor (evacuate back, unshelve): the booking
+     * follows Nova's new pins instead of keeping the old ones */
+    {
+        g_autofree char *moved = subst(in, "cpuset=\"142\"", "cpuset=\"143\"");
+        g_autofree char *out2 = rewrite_ok(f.engine, moved, KT_VERDICT_REWRITE);
+
+        g_free(booked);
+        booked = kt_cpuset_format(kt_ledger_booked_cpus(kt_engine_ledger(f.engine)));
+        g_assert_cmpstr(booked, ==, "30-31,90-91,143,202-203");
+        g_assert_nonnull(strstr(out2, "<kvmtune:vcpu id=\"1\" cpus=\"143\"/>"));
+    }
     fix_clear(&f);
 }
 
