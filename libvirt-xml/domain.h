@@ -51,6 +51,15 @@ gboolean kt_domain_apply(KtDomain *dom, const KtPlacement *pl,
  * metadata).  A domain kvmtune never touched is unchanged. */
 void kt_domain_strip(KtDomain *dom);
 
+/* For a definition arriving from another host (migrate/restore): drops CPU
+ * pinning when any pin names a CPU outside @host_cpus, and numatune plus
+ * hugepage node sets when any names a node outside @host_nodes, so the
+ * allocator can place it here.  Pins valid on this host are kept (Nova's
+ * NUMA-aware migration rewrites them for the destination).  Call after
+ * kt_domain_strip().  Returns how many elements/attributes were dropped. */
+guint kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
+                                    const KtCpuset *host_nodes);
+
 /* Serialises; the XML declaration only if the input had one.  Caller frees. */
 char *kt_domain_format(KtDomain *dom, gsize *ret_len);
 

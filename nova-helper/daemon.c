@@ -622,6 +622,20 @@ reply_placed(const char *xml, const char *uuid)
     return g_variant_builder_end(&b);
 }
 
+#ifdef KT_HAVE_ENGINE
+/* The host's NUMA node ids; caller frees. */
+static KtCpuset *
+host_node_ids(const KtInventory *inv)
+{
+    KtCpuset *nodes = kt_cpuset_new();
+    guint i;
+
+    for (i = 0; i < inv->nodes->len; i++)
+        kt_cpuset_add(nodes, g_array_index(inv->nodes, KtInvNode, i).id);
+    return nodes;
+}
+#endif
+
 static GVariant *
 control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
 {
@@ -652,6 +666,13 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
         if (!(dom = kt_domain_parse(xml, strlen(xml), error)))
             return NULL;
         kt_domain_strip(dom);
+        /* pins Nova wrote for the source host likewise, unless every one
+         * of them exists here (Nova's NUMA-aware migration rewrites them) */
+        if (d->inv) {
+            g_autoptr(KtCpuset) nodes = host_node_ids(d->inv);
+
+            kt_domain_drop_foreign_tuning(dom, d->inv->online, nodes);
+        }
         stripped = kt_domain_format(dom, &len);
         if (!kt_engine_rewrite(d->engine, stripped, len, &verdict, &out, &out_len, &uuid,
                                error)) {
