@@ -1,4 +1,9 @@
 /* monitor.c: kvmtuned's own libvirt connection (see monitor.h). */
+#include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -457,6 +462,12 @@ rebuild_done(GObject *source, GAsyncResult *res, gpointer data)
         return;     /* a reconnect started another rebuild */
     if (mon->ops.rebuilt)
         mon->ops.rebuilt(mon->ops.data, doms, err);
+    g_clear_pointer(&doms, g_ptr_array_unref);
+#ifdef __GLIBC__
+    /* every domain's XML was held at once, partly in the fetch threads'
+     * malloc arenas: give those megabytes back rather than keep them */
+    malloc_trim(0);
+#endif
 }
 
 void
