@@ -64,6 +64,13 @@ struct _KtDaemon {
     /* uuids whose DEFINED/STARTED event came while the proxy still waited
      * for libvirt's reply: no event left to skip after the commit */
     GHashTable *early;
+    /* A rebuild lists libvirt at some moment and is applied later: what
+     * changed in between (answers, events, lookups) would be overwritten by
+     * the older snapshot.  Those UUIDs are looked up again afterwards, and
+     * lookups issued before the rebuild started (older epoch) are redone. */
+    bool rebuilding;
+    guint epoch;
+    GHashTable *touched;
     guint prune_id;
     guint signal_ids[4];
     /* counters for status */
@@ -178,14 +185,36 @@ engine_load(KtDaemon *d, const KtDomainState *st)
 #endif
 }
 
+#define RC_KIND_BITS 4
+#define RC_KIND_MASK ((1 << RC_KIND_BITS) - 1)
+
+static void reconcile(KtDaemon *d, const char *uuid, int tag);
+
+static void
+touch(KtDaemon *d, const char *uuid)
+{
+    if (d->rebuilding)
+        g_hash_table_add(d->touched, g_strdup(uuid));
+}
+
 /* Books what libvirt really holds for one UUID. */
 static void
-on_reconciled(gpointer data, const KtDomainState *st, int tag)
+on_reconciled(gpointer data, const KtDomainState *st, int packed)
 {
     KtDaemon *d = data;
+    int tag = packed & RC_KIND_MASK;
+    guint epoch = (guint)packed >> RC_KIND_BITS;
 
     if (!st || !st->uuid || d->quitting)
         return;     /* libvirtd unreachable: the rebuild after reconnect covers it */
+    if (d->rebuilding) {
+        touch(d, st->uuid);     /* may predate the snapshot: redo after it */
+        return;
+    }
+    if (epoch != (d->epoch & ((guint)G_MAXINT >> RC_KIND_BITS))) {
+        reconcile(d, st->uuid, tag);    /* looked up before the last rebuild */
+        return;
+    }
     d->n_reconcile++;
     if (tag == RC_EVENT && kt_proxy_uuid_pending(d->proxy, st->uuid))
         return;     /* the proxy will see libvirt's answer itself */
@@ -205,7 +234,10 @@ reconcile(KtDaemon *d, const char *uuid, int tag)
 {
     if (d->quitting)
         return;
-    kt_monitor_reconcile(d->monitor, uuid, tag);
+    touch(d, uuid);
+    kt_monitor_reconcile(d->monitor, uuid,
+                         tag | (int)((d->epoch & ((guint)G_MAXINT >> RC_KIND_BITS))
+                                     << RC_KIND_BITS));
 }
 
 /* ---- proxy ops ------------------------------------------------------------ */
@@ -261,6 +293,7 @@ op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
     KtDaemon *d = data;
     bool early = g_hash_table_remove(d->early, uuid);
 
+    touch(d, uuid);
     if (g_hash_table_remove(d->orphans, uuid)) {
         /* its booking went with a rebuild or reload: ask libvirt */
         reconcile(d, uuid, RC_ORPHAN);
@@ -378,6 +411,9 @@ on_connected(gpointer data)
     KtDaemon *d = data;
 
     d->rebuild_start = g_get_monotonic_time();
+    d->epoch++;
+    d->rebuilding = true;
+    g_hash_table_remove_all(d->touched);
     kt_monitor_rebuild(d->monitor);
 }
 
@@ -467,6 +503,21 @@ on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
     for (i = 0; i < domains->len; i++)
         engine_load(d, domains->pdata[i]);
     mark_orphans(d);
+    d->rebuilding = false;
+    {
+        GHashTable *again = g_steal_pointer(&d->touched);
+        GHashTableIter iter;
+        gpointer key;
+
+        d->touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_hash_table_iter_init(&iter, again);
+        while (g_hash_table_iter_next(&iter, &key, NULL))
+            reconcile(d, key, RC_EVENT);
+        if (g_hash_table_size(again) > 0)
+            g_message("ledger: %u domains changed during the rebuild, looking them up again",
+                      g_hash_table_size(again));
+        g_hash_table_destroy(again);
+    }
     d->n_domains = domains->len;
     d->rebuild_ms = (double)(g_get_monotonic_time() - d->rebuild_start) / 1000.0;
     d->ledger_ready = true;
@@ -496,6 +547,7 @@ on_event(gpointer data, const char *uuid, const char *name, int event, int detai
 
     if (!uuid)
         return;
+    touch(d, uuid);
     g_debug("event %d/%d for %s (%s)", event, detail, name, uuid);
     switch (event) {
     case 0:   /* VIR_DOMAIN_EVENT_DEFINED */
@@ -681,6 +733,7 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
         }
         if (verdict == KT_VERDICT_REWRITE) {
             kt_engine_commit(d->engine, uuid);
+            touch(d, uuid);
             recent_add(d, uuid);
             d->n_rewrite++;
             return reply_placed(out, uuid);
@@ -858,6 +911,7 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     d->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     d->orphans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->loop = g_main_loop_new(NULL, FALSE);
 
     if (!load_config(d, error))
@@ -918,6 +972,7 @@ kt_daemon_free(KtDaemon *d)
     g_hash_table_destroy(d->recent);
     g_hash_table_destroy(d->orphans);
     g_hash_table_destroy(d->early);
+    g_hash_table_destroy(d->touched);
     if (d->loop)
         g_main_loop_unref(d->loop);
     g_free(d->opts.policy_path);
