@@ -204,8 +204,6 @@ kt_rpc_define_args_replace(const guint8 *frame_data, const KtRpcFrame *frame,
 {
     g_autofree char *xml0 = NULL;
     g_autofree guint8 *out = NULL;
-    g_autofree char *old_xml = NULL;
-    gsize old_len = 0;
     guint32 flags = 0;
     gsize cap;
     XDR xdr;
@@ -222,8 +220,23 @@ kt_rpc_define_args_replace(const guint8 *frame_data, const KtRpcFrame *frame,
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "rewritten XML contains a NUL byte");
         return NULL;
     }
-    if (!kt_rpc_define_args_decode(frame_data, frame, &old_xml, &old_len, &flags, error))
-        return NULL;
+    /* the caller decoded these args already: check their shape (string,
+     * then flags for all but DEFINE_XML) and take the flags, without a
+     * second decode of the old XML */
+    {
+        const guint8 *payload = frame_data + frame->payload_off;
+        gsize tail = proc_has_flags(frame->hdr.proc) ? 4 : 0;
+        guint32 declared = frame->payload_len >= 4 ? get_u32(payload) : G_MAXUINT32;
+
+        if (declared > KT_RPC_STRING_MAX ||
+            frame->payload_len != 4 + (((gsize)declared + 3) & ~(gsize)3) + tail) {
+            g_set_error(error, KT_ERROR, KT_ERROR_PARSE,
+                        "cannot decode the arguments of procedure %d", frame->hdr.proc);
+            return NULL;
+        }
+        if (tail)
+            flags = get_u32(payload + frame->payload_len - 4);
+    }
 
     xml0 = g_strndup(xml, xml_len);
     cap = frame->payload_off + 4 + ((xml_len + 3) & ~(gsize)3) + 4;

@@ -112,7 +112,8 @@ gboolean kt_rpc_define_args_decode(const guint8 *frame_data, const KtRpcFrame *f
 
 /* A copy of the define/create call @frame_data with its XML replaced by @xml
  * (same header, serial, FD count and flags); the length word is recomputed.
- * Fails with KT_ERROR_TOO_LARGE past REMOTE_STRING_MAX. */
+ * Meant for a call kt_rpc_define_args_decode accepted (only the shape is
+ * checked again).  Fails with KT_ERROR_TOO_LARGE past REMOTE_STRING_MAX. */
 guint8 *kt_rpc_define_args_replace(const guint8 *frame_data, const KtRpcFrame *frame,
                                    const char *xml, gsize xml_len, gsize *ret_len,
                                    GError **error);
