@@ -15,6 +15,7 @@
 #include "kt-error.h"
 #include "proxy.h"
 #include "rpc-wire.h"
+#include "xdr-build.h"
 
 #define UUID_A "00010203-0405-0607-0809-0a0b0c0d0e0f"
 
@@ -116,62 +117,17 @@ write_frame(int fd, const guint8 *data, gsize len, const int *fds, guint nfds)
         send_one_fd(fd, fds[i]);
 }
 
-static void
-put32(GByteArray *b, guint32 v)
-{
-    guint8 x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(b, x, 4);
-}
-
-static void
-put_string(GByteArray *b, const char *s)
-{
-    static const guint8 zero[4] = { 0 };
-    gsize len = strlen(s);
-
-    put32(b, (guint32)len);
-    g_byte_array_append(b, (const guint8 *)s, (guint)len);
-    g_byte_array_append(b, zero, (guint)((4 - len % 4) % 4));
-}
-
-static GByteArray *
-frame_new(guint32 prog, gint32 proc, guint32 type, guint32 serial, guint32 status)
-{
-    GByteArray *b = g_byte_array_new();
-
-    put32(b, 0);
-    put32(b, prog);
-    put32(b, 1);
-    put32(b, (guint32)proc);
-    put32(b, type);
-    put32(b, serial);
-    put32(b, status);
-    return b;
-}
-
-static void
-frame_end(GByteArray *b)
-{
-    guint32 len = b->len;
-
-    b->data[0] = len >> 24;
-    b->data[1] = len >> 16;
-    b->data[2] = len >> 8;
-    b->data[3] = len;
-}
-
 static GByteArray *
 define_call(guint32 serial, const char *name)
 {
     g_autofree char *xml = g_strdup_printf("<domain><name>%s</name><uuid>" UUID_A
                                            "</uuid></domain>", name);
-    GByteArray *b = frame_new(KT_RPC_PROG_REMOTE, KT_RPC_PROC_DOMAIN_DEFINE_XML_FLAGS,
+    GByteArray *b = kt_test_frame_new(KT_RPC_PROG_REMOTE, KT_RPC_PROC_DOMAIN_DEFINE_XML_FLAGS,
                               KT_RPC_CALL, serial, KT_RPC_OK);
 
-    put_string(b, xml);
-    put32(b, 1);
-    frame_end(b);
+    kt_test_put_string(b, xml);
+    kt_test_put32(b, 1);
+    kt_test_frame_finish(b);
     return b;
 }
 
@@ -179,14 +135,14 @@ static GByteArray *
 undefine_call(guint32 serial)
 {
     static const guint8 uuid[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
-    GByteArray *b = frame_new(KT_RPC_PROG_REMOTE, KT_RPC_PROC_DOMAIN_UNDEFINE_FLAGS,
+    GByteArray *b = kt_test_frame_new(KT_RPC_PROG_REMOTE, KT_RPC_PROC_DOMAIN_UNDEFINE_FLAGS,
                               KT_RPC_CALL, serial, KT_RPC_OK);
 
-    put_string(b, "x");
+    kt_test_put_string(b, "x");
     g_byte_array_append(b, uuid, 16);
-    put32(b, 0xffffffff);
-    put32(b, 0);
-    frame_end(b);
+    kt_test_put32(b, 0xffffffff);
+    kt_test_put32(b, 0);
+    kt_test_frame_finish(b);
     return b;
 }
 
@@ -243,19 +199,19 @@ fake_libvirtd(gpointer data)
                 } else {
                     static const guint8 uuid[16] = { 0 };
 
-                    r = frame_new(h.prog, h.proc, KT_RPC_REPLY, h.serial, KT_RPC_OK);
-                    put_string(r, "dom");
+                    r = kt_test_frame_new(h.prog, h.proc, KT_RPC_REPLY, h.serial, KT_RPC_OK);
+                    kt_test_put_string(r, "dom");
                     g_byte_array_append(r, uuid, 16);
-                    put32(r, 0xffffffff);
-                    frame_end(r);
+                    kt_test_put32(r, 0xffffffff);
+                    kt_test_frame_finish(r);
                     write_frame(c, r->data, r->len, NULL, 0);
                 }
             } else if (f.hdr.type == KT_RPC_CALL && f.hdr.prog == KT_RPC_PROG_REMOTE &&
                        f.hdr.proc == KT_RPC_PROC_DOMAIN_UNDEFINE_FLAGS) {
-                g_autoptr(GByteArray) r = frame_new(f.hdr.prog, f.hdr.proc, KT_RPC_REPLY,
+                g_autoptr(GByteArray) r = kt_test_frame_new(f.hdr.prog, f.hdr.proc, KT_RPC_REPLY,
                                                     f.hdr.serial, KT_RPC_OK);
 
-                frame_end(r);
+                kt_test_frame_finish(r);
                 write_frame(c, r->data, r->len, NULL, 0);
             } else {
                 write_frame(c, d, len, fds, nfds);
@@ -403,23 +359,23 @@ seen_next(Fixture *fx)
 static void
 body_passthrough(Fixture *fx, int fd)
 {
-    g_autoptr(GByteArray) ping = frame_new(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
-    g_autoptr(GByteArray) unknown = frame_new(0x12345678, 99, KT_RPC_CALL, 1, 0);
-    g_autoptr(GByteArray) stream = frame_new(KT_RPC_PROG_REMOTE, 209, KT_RPC_STREAM, 2,
+    g_autoptr(GByteArray) ping = kt_test_frame_new(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
+    g_autoptr(GByteArray) unknown = kt_test_frame_new(0x12345678, 99, KT_RPC_CALL, 1, 0);
+    g_autoptr(GByteArray) stream = kt_test_frame_new(KT_RPC_PROG_REMOTE, 209, KT_RPC_STREAM, 2,
                                              KT_RPC_CONTINUE);
-    g_autoptr(GByteArray) big = frame_new(KT_RPC_PROG_REMOTE, 209, KT_RPC_STREAM, 2,
+    g_autoptr(GByteArray) big = kt_test_frame_new(KT_RPC_PROG_REMOTE, 209, KT_RPC_STREAM, 2,
                                           KT_RPC_CONTINUE);
     GByteArray *all[] = { ping, unknown, stream, big };
     guint i;
 
-    frame_end(ping);
-    put_string(unknown, "anything");
-    frame_end(unknown);
-    put32(stream, 0xdeadbeef);
-    frame_end(stream);
+    kt_test_frame_finish(ping);
+    kt_test_put_string(unknown, "anything");
+    kt_test_frame_finish(unknown);
+    kt_test_put32(stream, 0xdeadbeef);
+    kt_test_frame_finish(stream);
     g_byte_array_set_size(big, 28 + 3 * 1024 * 1024);   /* 3 MiB of stream data */
     memset(big->data + 28, 0x5a, big->len - 28);
-    frame_end(big);
+    kt_test_frame_finish(big);
 
     /* pipelined: everything goes out before any echo is read */
     for (i = 0; i < G_N_ELEMENTS(all); i++)
@@ -446,7 +402,7 @@ test_passthrough(Fixture *fx, gconstpointer unused)
 static void
 body_fds(Fixture *fx, int fd)
 {
-    g_autoptr(GByteArray) call = frame_new(KT_RPC_PROG_QEMU, 7, KT_RPC_CALL_WITH_FDS, 3, 0);
+    g_autoptr(GByteArray) call = kt_test_frame_new(KT_RPC_PROG_QEMU, 7, KT_RPC_CALL_WITH_FDS, 3, 0);
     int p1[2];
     int p2[2];
     int pass[2];
@@ -457,9 +413,9 @@ body_fds(Fixture *fx, int fd)
 
     g_assert_cmpint(pipe(p1), ==, 0);
     g_assert_cmpint(pipe(p2), ==, 0);
-    put32(call, 2);
-    put_string(call, "{\"execute\":\"getfd\"}");
-    frame_end(call);
+    kt_test_put32(call, 2);
+    kt_test_put_string(call, "{\"execute\":\"getfd\"}");
+    kt_test_frame_finish(call);
     pass[0] = p1[1];
     pass[1] = p2[1];
     write_frame(fd, call->data, call->len, pass, 2);
@@ -547,7 +503,7 @@ static void
 body_refuse(Fixture *fx, int fd)
 {
     g_autoptr(GByteArray) call = define_call(9, "refuse-me");
-    g_autoptr(GByteArray) ping = frame_new(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
+    g_autoptr(GByteArray) ping = kt_test_frame_new(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
     g_autoptr(GBytes) reply = NULL;
     g_autoptr(GBytes) echo = NULL;
     g_autofree char *msg = NULL;
@@ -556,7 +512,7 @@ body_refuse(Fixture *fx, int fd)
     KtRpcFrame f;
 
     write_frame(fd, call->data, call->len, NULL, 0);
-    frame_end(ping);
+    kt_test_frame_finish(ping);
     write_frame(fd, ping->data, ping->len, NULL, 0);
     reply = read_frame(fd, NULL, NULL);
     g_assert_true(kt_rpc_frame_parse(g_bytes_get_data(reply, NULL), g_bytes_get_size(reply),

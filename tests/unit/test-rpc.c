@@ -8,52 +8,7 @@
 #include "control.h"
 #include "kt-error.h"
 #include "rpc-wire.h"
-
-static void
-put32(GByteArray *b, guint32 v)
-{
-    guint8 x[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(b, x, 4);
-}
-
-static void
-put_string(GByteArray *b, const char *s)
-{
-    static const guint8 zero[4] = { 0 };
-    gsize len = strlen(s);
-
-    put32(b, (guint32)len);
-    g_byte_array_append(b, (const guint8 *)s, (guint)len);
-    g_byte_array_append(b, zero, (guint)((4 - len % 4) % 4));
-}
-
-/* A frame with the given header; the length word is patched by finish(). */
-static GByteArray *
-frame_start(guint32 prog, gint32 proc, guint32 type, guint32 serial, guint32 status)
-{
-    GByteArray *b = g_byte_array_new();
-
-    put32(b, 0);
-    put32(b, prog);
-    put32(b, 1);
-    put32(b, (guint32)proc);
-    put32(b, type);
-    put32(b, serial);
-    put32(b, status);
-    return b;
-}
-
-static void
-frame_finish(GByteArray *b)
-{
-    guint32 len = b->len;
-
-    b->data[0] = len >> 24;
-    b->data[1] = len >> 16;
-    b->data[2] = len >> 8;
-    b->data[3] = len;
-}
+#include "xdr-build.h"
 
 static void
 test_length_limits(void)
@@ -110,10 +65,10 @@ test_header_roundtrip(void)
 static void
 test_parse_keepalive(void)
 {
-    g_autoptr(GByteArray) b = frame_start(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
+    g_autoptr(GByteArray) b = kt_test_frame_new(KT_RPC_PROG_KEEPALIVE, 1, KT_RPC_MESSAGE, 0, 0);
     KtRpcFrame f;
 
-    frame_finish(b);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_cmpuint(f.len, ==, 28);
     g_assert_cmpuint(f.payload_len, ==, 0);
@@ -125,30 +80,31 @@ test_parse_keepalive(void)
 static void
 test_parse_fds(void)
 {
-    g_autoptr(GByteArray) b = frame_start(KT_RPC_PROG_REMOTE, 309, KT_RPC_CALL_WITH_FDS, 4, 0);
+    g_autoptr(GByteArray) b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 309,
+                                                KT_RPC_CALL_WITH_FDS, 4, 0);
     g_autoptr(GByteArray) bad = NULL;
     g_autoptr(GError) err = NULL;
     KtRpcFrame f;
 
-    put32(b, 2);                    /* fd count: 4 bytes, not "int8" */
-    put_string(b, "<domain/>");
-    put32(b, 0);
-    frame_finish(b);
+    kt_test_put32(b, 2);                    /* fd count: 4 bytes, not "int8" */
+    kt_test_put_string(b, "<domain/>");
+    kt_test_put32(b, 0);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_cmpuint(f.nfds, ==, 2);
     g_assert_cmpuint(f.payload_off, ==, 32);
     g_assert_true(kt_rpc_frame_is_define(&f));
 
-    bad = frame_start(KT_RPC_PROG_REMOTE, 309, KT_RPC_CALL_WITH_FDS, 4, 0);
-    put32(bad, 33);
-    frame_finish(bad);
+    bad = kt_test_frame_new(KT_RPC_PROG_REMOTE, 309, KT_RPC_CALL_WITH_FDS, 4, 0);
+    kt_test_put32(bad, 33);
+    kt_test_frame_finish(bad);
     g_assert_false(kt_rpc_frame_parse(bad->data, bad->len, &f, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_TOO_LARGE);
     g_clear_error(&err);
 
     /* WITH_FDS type but no room for the count */
     g_byte_array_set_size(bad, 28);
-    frame_finish(bad);
+    kt_test_frame_finish(bad);
     g_assert_false(kt_rpc_frame_parse(bad->data, bad->len, &f, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
     g_clear_error(&err);
@@ -163,7 +119,7 @@ check_define_roundtrip(gint32 proc, guint32 type, bool with_flags)
 {
     const char *xml = "<domain type='kvm'><name>kt-test1</name></domain>";
     const char *new_xml = "<domain type='kvm'><name>kt-test1</name><vcpu>2</vcpu></domain>";
-    g_autoptr(GByteArray) b = frame_start(KT_RPC_PROG_REMOTE, proc, type, 6, 0);
+    g_autoptr(GByteArray) b = kt_test_frame_new(KT_RPC_PROG_REMOTE, proc, type, 6, 0);
     g_autofree char *got = NULL;
     g_autofree char *got2 = NULL;
     g_autofree guint8 *out = NULL;
@@ -174,11 +130,11 @@ check_define_roundtrip(gint32 proc, guint32 type, bool with_flags)
     KtRpcFrame f2;
 
     if (kt_rpc_type_has_fds(type))
-        put32(b, 1);
-    put_string(b, xml);
+        kt_test_put32(b, 1);
+    kt_test_put_string(b, xml);
     if (with_flags)
-        put32(b, 1);                /* VIR_DOMAIN_DEFINE_VALIDATE */
-    frame_finish(b);
+        kt_test_put32(b, 1);                /* VIR_DOMAIN_DEFINE_VALIDATE */
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_true(kt_rpc_frame_is_define(&f));
     g_assert_true(kt_rpc_define_args_decode(b->data, &f, &got, &got_len, &flags, NULL));
@@ -220,10 +176,10 @@ test_define_args_bad(void)
     g_autoptr(GByteArray) b = NULL;
 
     /* declared length beyond the payload: refused before xdr allocates */
-    b = frame_start(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
-    put32(b, 4000000);
-    put32(b, 0x41414141);
-    frame_finish(b);
+    b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
+    kt_test_put32(b, 4000000);
+    kt_test_put32(b, 0x41414141);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
@@ -231,10 +187,10 @@ test_define_args_bad(void)
     g_byte_array_unref(g_steal_pointer(&b));
 
     /* trailing bytes after the args */
-    b = frame_start(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
-    put_string(b, "<domain/>");
-    put32(b, 7);
-    frame_finish(b);
+    b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
+    kt_test_put_string(b, "<domain/>");
+    kt_test_put32(b, 7);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
@@ -242,10 +198,10 @@ test_define_args_bad(void)
     g_byte_array_unref(g_steal_pointer(&b));
 
     /* embedded NUL */
-    b = frame_start(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
-    put32(b, 4);
+    b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
+    kt_test_put32(b, 4);
     g_byte_array_append(b, (const guint8 *)"<a\0>", 4);
-    frame_finish(b);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
@@ -253,7 +209,7 @@ test_define_args_bad(void)
 
     /* empty payload */
     g_byte_array_set_size(b, 28);
-    frame_finish(b);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
@@ -262,7 +218,7 @@ test_define_args_bad(void)
 static void
 test_replace_too_large(void)
 {
-    g_autoptr(GByteArray) b = frame_start(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
+    g_autoptr(GByteArray) b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
     g_autoptr(GError) err = NULL;
     gsize big = KT_RPC_STRING_MAX + 1;
     g_autofree char *xml = g_malloc(big);
@@ -270,8 +226,8 @@ test_replace_too_large(void)
     KtRpcFrame f;
 
     memset(xml, 'a', big);
-    put_string(b, "<domain/>");
-    frame_finish(b);
+    kt_test_put_string(b, "<domain/>");
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_null(kt_rpc_define_args_replace(b->data, &f, xml, big, &out_len, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_TOO_LARGE);
@@ -285,29 +241,29 @@ test_dom_decode(void)
         0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
         0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
     };
-    g_autoptr(GByteArray) b = frame_start(KT_RPC_PROG_REMOTE, 11, KT_RPC_REPLY, 6, 0);
-    g_autoptr(GByteArray) u = frame_start(KT_RPC_PROG_REMOTE, 231, KT_RPC_CALL, 9, 0);
+    g_autoptr(GByteArray) b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_REPLY, 6, 0);
+    g_autoptr(GByteArray) u = kt_test_frame_new(KT_RPC_PROG_REMOTE, 231, KT_RPC_CALL, 9, 0);
     g_autofree char *name = NULL;
     g_autofree char *str = NULL;
     g_autofree char *str2 = NULL;
     g_autoptr(GError) err = NULL;
     KtRpcFrame f;
 
-    put_string(b, "kt-test1");
+    kt_test_put_string(b, "kt-test1");
     g_byte_array_append(b, uuid, 16);
-    put32(b, 0xffffffff);
-    frame_finish(b);
+    kt_test_put32(b, 0xffffffff);
+    kt_test_frame_finish(b);
     g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
     g_assert_true(kt_rpc_dom_decode(b->data, &f, &name, &str, NULL));
     g_assert_cmpstr(name, ==, "kt-test1");
     g_assert_cmpstr(str, ==, "12345678-9abc-def0-0123-456789abcdef");
 
     /* UNDEFINE_FLAGS: DOM then flags */
-    put_string(u, "x");
+    kt_test_put_string(u, "x");
     g_byte_array_append(u, uuid, 16);
-    put32(u, 3);
-    put32(u, 0);
-    frame_finish(u);
+    kt_test_put32(u, 3);
+    kt_test_put32(u, 0);
+    kt_test_frame_finish(u);
     g_assert_true(kt_rpc_frame_parse(u->data, u->len, &f, NULL));
     g_assert_true(kt_rpc_frame_is_undefine(&f));
     g_assert_true(kt_rpc_dom_decode(u->data, &f, NULL, &str2, NULL));
@@ -315,7 +271,7 @@ test_dom_decode(void)
 
     /* truncated */
     g_byte_array_set_size(u, 28 + 8 + 8);
-    frame_finish(u);
+    kt_test_frame_finish(u);
     g_assert_true(kt_rpc_frame_parse(u->data, u->len, &f, NULL));
     g_assert_false(kt_rpc_dom_decode(u->data, &f, NULL, NULL, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
