@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "golden-util.h"
 #include "kt-error.h"
 #include "ledger.h"
 
@@ -23,43 +24,22 @@
 #error "KT_FIXTURE_DIR must name tests/fixtures/hosts"
 #endif
 
-typedef struct {
-    const char *name;
-    bool fail;
-} GoldenCase;
-
-static bool regenerate;
-
 static char *
-case_file(const GoldenCase *tc, const char *file)
+case_file(const KtGoldenCase *tc, const char *file)
 {
     return g_build_filename(KT_GOLDEN_DIR, tc->name, file, NULL);
 }
 
 static char *
-read_case(const GoldenCase *tc, const char *file, gsize *len)
+read_case(const KtGoldenCase *tc, const char *file, gsize *len)
 {
-    g_autofree char *p = case_file(tc, file);
-    g_autoptr(GError) err = NULL;
-    char *text = NULL;
+    g_autofree char *dir = case_file(tc, NULL);
 
-    if (!g_file_get_contents(p, &text, len, &err))
-        g_error("%s", err->message);
-    return text;
+    return kt_golden_read(dir, file, len);
 }
 
 static void
-write_case(const GoldenCase *tc, const char *file, const char *text, gsize len)
-{
-    g_autofree char *p = case_file(tc, file);
-    g_autoptr(GError) err = NULL;
-
-    if (!g_file_set_contents(p, text, (gssize)len, &err))
-        g_error("%s", err->message);
-}
-
-static void
-validate(const GoldenCase *tc)
+validate(const KtGoldenCase *tc)
 {
     const char *tool = "/usr/bin/virt-xml-validate";
     g_autofree char *path = case_file(tc, "expected.xml");
@@ -82,9 +62,10 @@ validate(const GoldenCase *tc)
 static void
 run_case(gconstpointer data)
 {
-    const GoldenCase *tc = data;
+    const KtGoldenCase *tc = data;
     g_autofree char *host = NULL;
     g_autofree char *sysroot = NULL;
+    g_autofree char *dir = case_file(tc, NULL);
     g_autofree char *policy_path = case_file(tc, "policy.yaml");
     g_autofree char *input = NULL;
     g_autofree char *out = NULL;
@@ -111,29 +92,17 @@ run_case(gconstpointer data)
     ok = kt_engine_rewrite(engine, input, len, &verdict, &out, &out_len, &uuid, &err);
     if (tc->fail) {
         g_autofree char *line = NULL;
-        g_autofree char *want = NULL;
 
         g_assert_false(ok);
         line = g_strdup_printf("%s\n", err->message);
-        if (regenerate)
-            write_case(tc, "expected.err", line, strlen(line));
-        want = read_case(tc, "expected.err", NULL);
-        g_assert_cmpstr(line, ==, want);
+        kt_golden_check(dir, "expected.err", line, strlen(line));
         return;
     }
     g_assert_no_error(err);
     result = verdict == KT_VERDICT_PASS ? input : out;
     if (verdict == KT_VERDICT_PASS)
         out_len = len;
-    if (regenerate)
-        write_case(tc, "expected.xml", result, out_len);
-    {
-        gsize elen = 0;
-        g_autofree char *expected = read_case(tc, "expected.xml", &elen);
-
-        g_assert_cmpuint(elen, ==, out_len);
-        g_assert_cmpstr(result, ==, expected);
-    }
+    kt_golden_check(dir, "expected.xml", result, out_len);
     validate(tc);
     if (verdict != KT_VERDICT_REWRITE)
         return;
@@ -159,22 +128,13 @@ run_case(gconstpointer data)
     }
 }
 
-#define DO_TEST(n) \
-    do { \
-        static const GoldenCase tc = { n, false }; \
-        g_test_add_data_func("/golden-engine/" n, &tc, run_case); \
-    } while (0)
-#define DO_TEST_FAIL(n) \
-    do { \
-        static const GoldenCase tc = { n, true }; \
-        g_test_add_data_func("/golden-engine/" n, &tc, run_case); \
-    } while (0)
+#define DO_TEST(n) KT_GOLDEN_ADD("/golden-engine/", n, false, run_case)
+#define DO_TEST_FAIL(n) KT_GOLDEN_ADD("/golden-engine/", n, true, run_case)
 
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    regenerate = g_strcmp0(g_getenv("KT_TEST_REGENERATE"), "1") == 0;
     if (!g_file_test(KT_FIXTURE_DIR "/reference/sys", G_FILE_TEST_IS_DIR)) {
         g_print("1..0 # SKIP fixture trees absent\n");
         return 77;

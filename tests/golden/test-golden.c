@@ -16,18 +16,12 @@
 #include <libxml/c14n.h>
 
 #include "domain.h"
+#include "golden-util.h"
 #include "kt-error.h"
 
 #ifndef KT_GOLDEN_DIR
 # error "KT_GOLDEN_DIR must be set by the build"
 #endif
-
-typedef struct {
-    const char *name;
-    bool fail;
-} GoldenCase;
-
-static bool regenerate;
 
 /* What to apply for a case.  The one place that knows the case formats:
  * placement.xml today; the allocator's policy.yaml + host fixture branch
@@ -42,42 +36,6 @@ load_placement(const char *dir, KtDomain *input, GError **error)
     if (!g_file_get_contents(path, &text, &len, error))
         return NULL;
     return kt_placement_parse_xml(text, len, error);
-}
-
-static char *
-read_file(const char *dir, const char *name, gsize *len)
-{
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autoptr(GError) err = NULL;
-    char *text = NULL;
-
-    if (!g_file_get_contents(path, &text, len, &err))
-        return NULL;
-    return text;
-}
-
-/* Compares @actual with the file @name in @dir, or rewrites it. */
-static void
-check_expected(const char *dir, const char *name, const char *actual)
-{
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autofree char *expected = NULL;
-    g_autoptr(GError) err = NULL;
-
-    if (regenerate) {
-        if (!g_file_set_contents(path, actual, -1, &err))
-            g_error("%s: %s", path, err->message);
-        return;
-    }
-    if (!g_file_get_contents(path, &expected, NULL, &err)) {
-        g_test_message("%s missing; run with KT_TEST_REGENERATE=1", path);
-        g_test_fail();
-        return;
-    }
-    if (strcmp(expected, actual) != 0) {
-        g_test_message("%s differs; got:\n%s", path, actual);
-        g_test_fail();
-    }
 }
 
 static char *
@@ -98,7 +56,7 @@ canonical(const char *xml)
 static void
 run_case(gconstpointer data)
 {
-    const GoldenCase *tc = data;
+    const KtGoldenCase *tc = data;
     g_autofree char *dir = g_build_filename(KT_GOLDEN_DIR, tc->name, NULL);
     g_autofree char *input = NULL;
     g_autofree char *out = NULL;
@@ -111,8 +69,7 @@ run_case(gconstpointer data)
     bool untouched;
     gsize len = 0;
 
-    input = read_file(dir, "input.xml", &len);
-    g_assert_nonnull(input);
+    input = kt_golden_read(dir, "input.xml", &len);
     untouched = !strstr(input, "http://kvmtune.org/xmlns/placement/1.0") &&
                 !strstr(input, "ua-kvmtune-");
 
@@ -131,7 +88,7 @@ run_case(gconstpointer data)
             return;
         }
         line = g_strdup_printf("%s\n", err->message);
-        check_expected(dir, "expected.err", line);
+        kt_golden_check(dir, "expected.err", line, strlen(line));
         return;
     }
     if (err) {
@@ -140,7 +97,7 @@ run_case(gconstpointer data)
         return;
     }
     out = kt_domain_format(dom, NULL);
-    check_expected(dir, "expected.xml", out);
+    kt_golden_check(dir, "expected.xml", out, strlen(out));
 
     /* idempotent: applying to the output changes nothing */
     redo = kt_domain_parse(out, strlen(out), &err);
@@ -166,22 +123,13 @@ run_case(gconstpointer data)
     }
 }
 
-#define DO_TEST(n) \
-    do { \
-        static const GoldenCase tc = { n, false }; \
-        g_test_add_data_func("/golden/" n, &tc, run_case); \
-    } while (0)
-#define DO_TEST_FAIL(n) \
-    do { \
-        static const GoldenCase tc = { n, true }; \
-        g_test_add_data_func("/golden/" n, &tc, run_case); \
-    } while (0)
+#define DO_TEST(n) KT_GOLDEN_ADD("/golden/", n, false, run_case)
+#define DO_TEST_FAIL(n) KT_GOLDEN_ADD("/golden/", n, true, run_case)
 
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    regenerate = g_strcmp0(g_getenv("KT_TEST_REGENERATE"), "1") == 0;
 
     /* Nova output (gen-inputs.py, nova.virt.libvirt.config) */
     DO_TEST("nova-shared-small");
