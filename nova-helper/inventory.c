@@ -318,8 +318,42 @@ mdev_parent_free(gpointer p)
     g_free(m);
 }
 
-static KtInventory *
-inventory_new(const char *sysroot)
+KtInvSriovPf *
+kt_inv_sriov_pf_new(const char *address, int node)
+{
+    KtInvSriovPf *pf = g_new0(KtInvSriovPf, 1);
+
+    pf->address = g_strdup(address);
+    pf->node = node;
+    pf->vfs = g_ptr_array_new_with_free_func(g_free);
+    pf->vf_drivers = g_ptr_array_new_with_free_func(g_free);
+    return pf;
+}
+
+KtInvMdevParent *
+kt_inv_mdev_parent_new(const char *address, int node)
+{
+    KtInvMdevParent *m = g_new0(KtInvMdevParent, 1);
+
+    m->address = g_strdup(address);
+    m->node = node;
+    m->types = g_ptr_array_new_with_free_func(mdev_type_free);
+    m->devices = g_ptr_array_new_with_free_func(g_free);
+    return m;
+}
+
+KtInvMdevType *
+kt_inv_mdev_type_new(const char *id)
+{
+    KtInvMdevType *t = g_new0(KtInvMdevType, 1);
+
+    t->id = g_strdup(id);
+    t->devices = g_ptr_array_new_with_free_func(g_free);
+    return t;
+}
+
+KtInventory *
+kt_inventory_new(const char *sysroot)
 {
     KtInventory *inv = g_new0(KtInventory, 1);
 
@@ -1118,12 +1152,8 @@ load_pf(Loader *l, const KtInvPciDev *dev, const char *devices)
              "; SR-IOV PF %s not used", num_path, num, total, dev->address);
         return;
     }
-    pf = g_new0(KtInvSriovPf, 1);
-    pf->address = g_strdup(dev->address);
-    pf->node = dev->node;
+    pf = kt_inv_sriov_pf_new(dev->address, dev->node);
     pf->totalvfs = (guint)total;
-    pf->vfs = g_ptr_array_new_with_free_func(g_free);
-    pf->vf_drivers = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(l->inv->sriov_pfs, pf);
     load_pf_netdev(l, pf, devdir);
     if (num == 0)
@@ -1240,11 +1270,7 @@ load_mdev(Loader *l)
             g_clear_error(&err);
             continue;
         }
-        m = g_new0(KtInvMdevParent, 1);
-        m->address = g_strdup(addr);
-        m->node = kt_inventory_pci_node(l->inv, addr);
-        m->types = g_ptr_array_new_with_free_func(mdev_type_free);
-        m->devices = g_ptr_array_new_with_free_func(g_free);
+        m = kt_inv_mdev_parent_new(addr, kt_inventory_pci_node(l->inv, addr));
         g_ptr_array_add(l->inv->mdev_parents, m);
         for (j = 0; j < types->len; j++) {
             KtInvMdevType *t = load_mdev_type(l, typesdir, g_ptr_array_index(types, j));
@@ -1342,7 +1368,7 @@ inventory_load(const char *sysroot, const KtInventory *previous, GError **error)
 
     g_return_val_if_fail(sysroot && sysroot[0], NULL);
 
-    inv = inventory_new(sysroot);
+    inv = kt_inventory_new(sysroot);
     l.inv = inv;
     l.previous = previous;
     l.root = g_strdup(sysroot);

@@ -100,6 +100,14 @@ KtInventory *kt_inventory_load(const char *sysroot, GError **error);
  * not modified; the caller frees both. */
 KtInventory *kt_inventory_reload(const KtInventory *previous, GError **error);
 void kt_inventory_free(KtInventory *inv);
+/* An empty inventory of @sysroot (no nodes, CPUs or devices) whose arrays
+ * free their items as a loaded one's do; for hosts built in code (allocator
+ * tests).  The item constructors below give a PF, mdev parent or mdev type
+ * with empty arrays, ready for the inventory's arrays to own. */
+KtInventory *kt_inventory_new(const char *sysroot);
+KtInvSriovPf *kt_inv_sriov_pf_new(const char *address, int node);
+KtInvMdevParent *kt_inv_mdev_parent_new(const char *address, int node);
+KtInvMdevType *kt_inv_mdev_type_new(const char *id);
 
 const KtInvNode *kt_inventory_node(const KtInventory *inv, guint id);   /* NULL if absent */
 const KtInvCpu *kt_inventory_cpu(const KtInventory *inv, guint id);

@@ -32,63 +32,6 @@ static const TestHostShape test_host_epyc = {
 };
 
 static void
-th_node_clear(gpointer p)
-{
-    KtInvNode *n = p;
-
-    kt_cpuset_free(n->cpus);
-    g_free(n->distances);
-    if (n->hugepages)
-        g_array_unref(n->hugepages);
-}
-
-static void
-th_cpu_clear(gpointer p)
-{
-    kt_cpuset_free(((KtInvCpu *)p)->siblings);
-}
-
-static void
-th_pci_free(gpointer p)
-{
-    KtInvPciDev *d = p;
-
-    g_free(d->address);
-    g_free(d->physfn);
-    g_free(d);
-}
-
-static void
-th_pf_free(gpointer p)
-{
-    KtInvSriovPf *pf = p;
-
-    g_free(pf->address);
-    g_ptr_array_unref(pf->vfs);
-    g_free(pf);
-}
-
-static void
-th_type_free(gpointer p)
-{
-    KtInvMdevType *t = p;
-
-    g_free(t->id);
-    g_free(t);
-}
-
-static void
-th_parent_free(gpointer p)
-{
-    KtInvMdevParent *m = p;
-
-    g_free(m->address);
-    g_ptr_array_unref(m->types);
-    g_ptr_array_unref(m->devices);
-    g_free(m);
-}
-
-static void
 th_add_pci(KtInventory *inv, const char *addr, int node, const char *physfn)
 {
     KtInvPciDev *d = g_new0(KtInvPciDev, 1);
@@ -102,13 +45,10 @@ th_add_pci(KtInventory *inv, const char *addr, int node, const char *physfn)
 static void
 th_add_pf(KtInventory *inv, const char *addr, int node, guint nvfs)
 {
-    KtInvSriovPf *pf = g_new0(KtInvSriovPf, 1);
+    KtInvSriovPf *pf = kt_inv_sriov_pf_new(addr, node);
     guint i;
     guint bus, fn;
 
-    pf->address = g_strdup(addr);
-    pf->node = node;
-    pf->vfs = g_ptr_array_new_with_free_func(g_free);
     sscanf(addr, "0000:%x:00.%u", &bus, &fn);
     th_add_pci(inv, addr, node, NULL);
     for (i = 0; i < nvfs; i++) {
@@ -116,6 +56,7 @@ th_add_pf(KtInventory *inv, const char *addr, int node, guint nvfs)
 
         th_add_pci(inv, vf, node, addr);
         g_ptr_array_add(pf->vfs, vf);
+        g_ptr_array_add(pf->vf_drivers, NULL);
     }
     pf->totalvfs = pf->numvfs = nvfs;
     g_ptr_array_add(inv->sriov_pfs, pf);
@@ -127,18 +68,13 @@ th_add_gpu(KtInventory *inv, const char *addr, int node)
     static const struct { const char *id; guint avail; } types[] = {
         { "nvidia-222", 16 }, { "nvidia-223", 8 }, { "nvidia-228", 2 }, { "nvidia-229", 1 },
     };
-    KtInvMdevParent *m = g_new0(KtInvMdevParent, 1);
+    KtInvMdevParent *m = kt_inv_mdev_parent_new(addr, node);
     guint i;
 
     th_add_pci(inv, addr, node, NULL);
-    m->address = g_strdup(addr);
-    m->node = node;
-    m->types = g_ptr_array_new_with_free_func(th_type_free);
-    m->devices = g_ptr_array_new_with_free_func(g_free);
     for (i = 0; i < G_N_ELEMENTS(types); i++) {
-        KtInvMdevType *t = g_new0(KtInvMdevType, 1);
+        KtInvMdevType *t = kt_inv_mdev_type_new(types[i].id);
 
-        t->id = g_strdup(types[i].id);
         t->available = types[i].avail;
         g_ptr_array_add(m->types, t);
     }
@@ -149,22 +85,10 @@ th_add_gpu(KtInventory *inv, const char *addr, int node)
 static KtInventory *
 th_inventory(const TestHostShape *shape)
 {
-    KtInventory *inv = g_new0(KtInventory, 1);
+    KtInventory *inv = kt_inventory_new(shape->name);
     guint ncpus = shape->nodes * shape->cores_per_node * shape->threads;
     guint half = shape->nodes * shape->cores_per_node;
     guint i, n;
-
-    inv->sysroot = g_strdup(shape->name);
-    inv->nodes = g_array_new(FALSE, TRUE, sizeof(KtInvNode));
-    g_array_set_clear_func(inv->nodes, th_node_clear);
-    inv->cpus = g_array_new(FALSE, TRUE, sizeof(KtInvCpu));
-    g_array_set_clear_func(inv->cpus, th_cpu_clear);
-    inv->online = kt_cpuset_new();
-    inv->isolated = kt_cpuset_new();
-    inv->pci_devs = g_ptr_array_new_with_free_func(th_pci_free);
-    inv->sriov_pfs = g_ptr_array_new_with_free_func(th_pf_free);
-    inv->mdev_parents = g_ptr_array_new_with_free_func(th_parent_free);
-    inv->warnings = g_ptr_array_new_with_free_func(g_free);
 
     for (n = 0; n < shape->nodes; n++) {
         KtInvNode node = { 0 };
@@ -212,23 +136,6 @@ th_inventory(const TestHostShape *shape)
         th_add_gpu(inv, "0000:ca:00.0", 1);
     }
     return inv;
-}
-
-static void
-th_inventory_free(KtInventory *inv)
-{
-    if (!inv)
-        return;
-    g_free(inv->sysroot);
-    g_array_unref(inv->nodes);
-    g_array_unref(inv->cpus);
-    kt_cpuset_free(inv->online);
-    kt_cpuset_free(inv->isolated);
-    g_ptr_array_unref(inv->pci_devs);
-    g_ptr_array_unref(inv->sriov_pfs);
-    g_ptr_array_unref(inv->mdev_parents);
-    g_ptr_array_unref(inv->warnings);
-    g_free(inv);
 }
 
 /* The reference policy of DESIGN.md plus test profiles. */

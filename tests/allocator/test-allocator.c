@@ -30,7 +30,7 @@ host_init(Host *h, const TestHostShape *shape, const char *policy)
 static void
 host_clear(Host *h)
 {
-    th_inventory_free(h->inv);
+    kt_inventory_free(h->inv);
     kt_policy_free(h->policy);
     kt_ledger_free(h->ledger);
 }

@@ -84,7 +84,7 @@ host_init(Host *h, const char *policy)
 static void
 host_clear(Host *h)
 {
-    th_inventory_free(h->inv);
+    kt_inventory_free(h->inv);
     kt_policy_free(h->policy);
     kt_ledger_free(h->ledger);
 }
