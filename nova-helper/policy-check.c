@@ -7,39 +7,13 @@
 #include <string.h>
 
 #include "policy-check.h"
-
-typedef struct {
-    guint line;              /* 0: no position, sorts first */
-    guint column;
-    guint seq;
-    char *text;
-} Finding;
-
-static void
-finding_free(Finding *f)
-{
-    g_free(f->text);
-    g_free(f);
-}
-
-static gint
-finding_cmp(gconstpointer a, gconstpointer b)
-{
-    const Finding *x = *(const Finding *const *)a;
-    const Finding *y = *(const Finding *const *)b;
-
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->column != y->column)
-        return x->column < y->column ? -1 : 1;
-    return x->seq < y->seq ? -1 : (x->seq > y->seq);
-}
+#include "policy-note.h"
 
 typedef struct {
     const KtPolicy *policy;
     const KtInventory *inv;
-    GPtrArray *problems;     /* Finding* */
-    GPtrArray *warnings;     /* Finding*, NULL: not wanted */
+    GPtrArray *problems;     /* KtPolicyNote* */
+    GPtrArray *warnings;     /* KtPolicyNote*, NULL: not wanted */
 } Check;
 
 static void add_line(Check *c, GPtrArray *out, const char *key, const char *fmt, va_list ap)
@@ -49,21 +23,19 @@ static void
 add_line(Check *c, GPtrArray *out, const char *key, const char *fmt, va_list ap)
 {
     g_autofree char *msg = NULL;
-    Finding *f;
+    guint line = 0, column = 0;
+    char *text;
 
     if (!out)
         return;
     msg = g_strdup_vprintf(fmt, ap);
-    f = g_new0(Finding, 1);
-    f->seq = out->len;
-    if (key && kt_policy_locate(c->policy, key, &f->line, &f->column))
-        f->text = g_strdup_printf("%s:%u:%u: '%s': %s", c->policy->path,
-                                  f->line, f->column, key, msg);
+    if (key && kt_policy_locate(c->policy, key, &line, &column))
+        text = g_strdup_printf("%s:%u:%u: '%s': %s", c->policy->path, line, column, key, msg);
     else if (key)
-        f->text = g_strdup_printf("%s: '%s': %s", c->policy->path, key, msg);
+        text = g_strdup_printf("%s: '%s': %s", c->policy->path, key, msg);
     else
-        f->text = g_strdup_printf("%s: %s", c->policy->path, msg);
-    g_ptr_array_add(out, f);
+        text = g_strdup_printf("%s: %s", c->policy->path, msg);
+    kt_policy_note_add(out, line, column, text);
 }
 
 /* Moves the texts of @findings, in file order, to @out. */
@@ -72,9 +44,9 @@ flush(GPtrArray *findings, GPtrArray *out)
 {
     guint i;
 
-    g_ptr_array_sort(findings, finding_cmp);
+    kt_policy_notes_sort(findings);
     for (i = 0; i < findings->len; i++) {
-        Finding *f = findings->pdata[i];
+        KtPolicyNote *f = findings->pdata[i];
 
         g_ptr_array_add(out, g_steal_pointer(&f->text));
     }
@@ -466,8 +438,8 @@ bool
 kt_policy_check(const KtPolicy *policy, const KtInventory *inv, const KtNovaConf *nova,
                 GPtrArray *problems, GPtrArray *warnings)
 {
-    g_autoptr(GPtrArray) p = g_ptr_array_new_with_free_func((GDestroyNotify)finding_free);
-    g_autoptr(GPtrArray) w = g_ptr_array_new_with_free_func((GDestroyNotify)finding_free);
+    g_autoptr(GPtrArray) p = kt_policy_notes_new();
+    g_autoptr(GPtrArray) w = kt_policy_notes_new();
     Check c = { policy, inv, p, warnings ? w : NULL };
 
     check_pools(&c);

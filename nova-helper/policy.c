@@ -13,6 +13,7 @@
 
 #include "kt-error.h"
 #include "policy.h"
+#include "policy-note.h"
 
 KT_ENUM_IMPL(kt_thread_policy, KT_THREADS_LAST, "prefer", "isolate", "require");
 KT_ENUM_IMPL(kt_emulator_policy, KT_EMULATOR_LAST, "share", "isolate");
@@ -215,36 +216,8 @@ tree_load(const char *path, const char *text, gsize len, GError **error)
 /* ---- the schema walk ----------------------------------------------------- */
 
 typedef struct {
-    guint line;              /* 0: no position */
-    guint column;
-    guint seq;               /* keeps the walk's order within a position */
-    char *text;              /* "file:line:col: message" */
-} PolicyError;
-
-static void
-policy_error_free(PolicyError *e)
-{
-    g_free(e->text);
-    g_free(e);
-}
-
-/* Errors come out in file order, whatever order the walk found them in. */
-static gint
-policy_error_cmp(gconstpointer a, gconstpointer b)
-{
-    const PolicyError *x = *(const PolicyError *const *)a;
-    const PolicyError *y = *(const PolicyError *const *)b;
-
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->column != y->column)
-        return x->column < y->column ? -1 : 1;
-    return x->seq < y->seq ? -1 : (x->seq > y->seq);
-}
-
-typedef struct {
     const char *path;
-    GPtrArray *errors;       /* PolicyError* */
+    GPtrArray *errors;       /* KtPolicyNote*, sorted into file order at the end */
     guint nerrors;           /* including the ones past MAX_ERRORS */
     GHashTable *locations;
 } Ctx;
@@ -256,7 +229,6 @@ ctx_error(Ctx *ctx, const YNode *at, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *msg = NULL;
-    PolicyError *e;
 
     ctx->nerrors++;
     if (ctx->errors->len >= MAX_ERRORS)
@@ -264,16 +236,11 @@ ctx_error(Ctx *ctx, const YNode *at, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    e = g_new0(PolicyError, 1);
-    e->seq = ctx->errors->len;
-    if (at) {
-        e->line = at->line;
-        e->column = at->column;
-        e->text = g_strdup_printf("%s:%u:%u: %s", ctx->path, at->line, at->column, msg);
-    } else {
-        e->text = g_strdup_printf("%s: %s", ctx->path, msg);
-    }
-    g_ptr_array_add(ctx->errors, e);
+    if (at)
+        kt_policy_note_add(ctx->errors, at->line, at->column,
+                           g_strdup_printf("%s:%u:%u: %s", ctx->path, at->line, at->column, msg));
+    else
+        kt_policy_note_add(ctx->errors, 0, 0, g_strdup_printf("%s: %s", ctx->path, msg));
 }
 
 static void
@@ -1417,8 +1384,7 @@ kt_policy_parse(const char *path, const char *text, gsize len, GError **error)
     const YNode *v[5] = { NULL };
     g_autoptr(KtPolicy) policy = NULL;
     g_autoptr(YNode) root = NULL;
-    g_autoptr(GPtrArray) errors =
-        g_ptr_array_new_with_free_func((GDestroyNotify)policy_error_free);
+    g_autoptr(GPtrArray) errors = kt_policy_notes_new();
     g_autofree char *hex = NULL;
     Ctx ctx = { 0 };
 
@@ -1455,11 +1421,11 @@ kt_policy_parse(const char *path, const char *text, gsize len, GError **error)
         g_autoptr(GString) all = g_string_new(NULL);
         guint i;
 
-        g_ptr_array_sort(errors, policy_error_cmp);
+        kt_policy_notes_sort(errors);
         for (i = 0; i < errors->len; i++) {
             if (i > 0)
                 g_string_append_c(all, '\n');
-            g_string_append(all, ((PolicyError *)errors->pdata[i])->text);
+            g_string_append(all, ((KtPolicyNote *)errors->pdata[i])->text);
         }
         if (ctx.nerrors > errors->len)
             g_string_append_printf(all, "\n%s: %u more errors not shown", path,
