@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "allocator.h"
 #include "domain.h"
+#include "json-out.h"
 #include "kt-error.h"
 #include "ledger.h"
 
@@ -467,29 +468,6 @@ kt_engine_explain(KtEngine *e, const char *xml, gsize len, GError **error)
 /* ---- status -------------------------------------------------------------- */
 
 static void
-json_str(GString *s, const char *v)
-{
-    const char *p;
-
-    if (!v) {
-        g_string_append(s, "null");
-        return;
-    }
-    g_string_append_c(s, '"');
-    for (p = v; *p; p++) {
-        guchar c = (guchar)*p;
-
-        if (c == '"' || c == '\\')
-            g_string_append_printf(s, "\\%c", c);
-        else if (c < 0x20)
-            g_string_append_printf(s, "\\u%04x", c);
-        else
-            g_string_append_c(s, (char)c);
-    }
-    g_string_append_c(s, '"');
-}
-
-static void
 count_devices(const KtLedger *l, guint *vfs, guint *mdevs, guint *gpus)
 {
     g_autoptr(GPtrArray) uuids = kt_ledger_uuids(l);
@@ -606,13 +584,13 @@ kt_engine_status_json(KtEngine *e)
         g_autofree char *nodes = pl && pl->nodes ? kt_cpuset_format(pl->nodes) : NULL;
 
         g_string_append(s, i ? ",{\"uuid\":" : "{\"uuid\":");
-        json_str(s, b->uuid);
+        kt_json_string(s, b->uuid);
         g_string_append(s, ",\"state\":");
-        json_str(s, b->pending ? "pending" : "committed");
+        kt_json_string(s, b->pending ? "pending" : "committed");
         g_string_append(s, ",\"profile\":");
-        json_str(s, pl ? pl->profile : NULL);
+        kt_json_string(s, pl ? pl->profile : NULL);
         g_string_append(s, ",\"nodes\":");
-        json_str(s, nodes);
+        kt_json_string(s, nodes);
         g_string_append_c(s, '}');
     }
     g_string_append(s, "]}\n");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "inventory.h"
+#include "json-out.h"
 
 #define KT_INVENTORY_JSON_VERSION 1
 
@@ -67,20 +68,6 @@ json_text(GString *out, const char *s)
 }
 
 static void
-json_cpuset(GString *out, const KtCpuset *set)
-{
-    const char *sep = "";
-    int i;
-
-    g_string_append_c(out, '[');
-    for (i = set ? kt_cpuset_first(set) : -1; i >= 0; i = kt_cpuset_next(set, (guint)i + 1)) {
-        g_string_append_printf(out, "%s%d", sep, i);
-        sep = ",";
-    }
-    g_string_append_c(out, ']');
-}
-
-static void
 json_strv(GString *out, const GPtrArray *arr)
 {
     guint i;
@@ -110,7 +97,7 @@ json_nodes(GString *out, const KtInventory *inv)
         const KtInvNode *n = &g_array_index(inv->nodes, KtInvNode, i);
 
         g_string_append_printf(out, "%s\n    {\"id\": %u, \"cpus\": ", i ? "," : "", n->id);
-        json_cpuset(out, n->cpus);
+        kt_json_cpuset(out, n->cpus);
         g_string_append_printf(out, ",\n     \"memory_total_kib\": %" G_GUINT64_FORMAT
                                ", \"memory_free_kib\": %" G_GUINT64_FORMAT ", \"distances\": [",
                                n->memory_total_kib, n->memory_free_kib);
@@ -143,7 +130,7 @@ json_cpus(GString *out, const KtInventory *inv)
         g_string_append_printf(out, "%s\n    {\"id\": %u, \"node\": %d, \"package\": %d, "
                                "\"core\": %d, \"siblings\": ",
                                i ? "," : "", c->id, c->node, c->package, c->core);
-        json_cpuset(out, c->siblings);
+        kt_json_cpuset(out, c->siblings);
         g_string_append_printf(out, ", \"online\": %s, \"isolated\": %s, \"nohz_full\": %s}",
                                json_bool(c->online), json_bool(c->isolated),
                                json_bool(c->nohz_full));
@@ -244,11 +231,11 @@ kt_inventory_format_json(const KtInventory *inv)
                            KT_INVENTORY_JSON_VERSION);
     json_text(out, inv->sysroot);
     g_string_append(out, ",\n  \"online\": ");
-    json_cpuset(out, inv->online);
+    kt_json_cpuset(out, inv->online);
     g_string_append(out, ",\n  \"isolated\": ");
-    json_cpuset(out, inv->isolated);
+    kt_json_cpuset(out, inv->isolated);
     g_string_append(out, ",\n  \"nohz_full\": ");
-    json_cpuset(out, inv->nohz_full);
+    kt_json_cpuset(out, inv->nohz_full);
     g_string_append_printf(out, ",\n  \"numa_checked\": %s,\n", json_bool(inv->numa_checked));
     json_nodes(out, inv);
     json_cpus(out, inv);

@@ -5,6 +5,7 @@
  * through the policy and placed against the ledger of what came before,
  * exactly as kt_engine_rewrite does minus the XML. */
 #include "simulate.h"
+#include "json-out.h"
 #include "kt-error.h"
 #include "ledger.h"
 
@@ -274,43 +275,6 @@ kt_simulate_format_text(const KtSimResult *res)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-static void
-json_str(GString *s, const char *v)
-{
-    const char *p;
-
-    if (!v) {
-        g_string_append(s, "null");
-        return;
-    }
-    g_string_append_c(s, '"');
-    for (p = v; *p; p++) {
-        guchar c = (guchar)*p;
-
-        if (c == '"' || c == '\\')
-            g_string_append_printf(s, "\\%c", c);
-        else if (c < 0x20)
-            g_string_append_printf(s, "\\u%04x", c);
-        else
-            g_string_append_c(s, (char)c);
-    }
-    g_string_append_c(s, '"');
-}
-
-static void
-json_set(GString *s, const KtCpuset *set)
-{
-    int c;
-    bool first = true;
-
-    g_string_append_c(s, '[');
-    for (c = kt_cpuset_first(set); c >= 0; c = kt_cpuset_next(set, c + 1)) {
-        g_string_append_printf(s, first ? "%d" : ",%d", c);
-        first = false;
-    }
-    g_string_append_c(s, ']');
-}
-
 char *
 kt_simulate_format_json(const KtSimResult *res)
 {
@@ -318,9 +282,9 @@ kt_simulate_format_json(const KtSimResult *res)
     guint i, j;
 
     g_string_append_printf(s, "{\"placed\":%u,\"refusal\":", res->placed);
-    json_str(s, res->refusal);
+    kt_json_string(s, res->refusal);
     g_string_append(s, ",\"refused_flavor\":");
-    json_str(s, res->refused_flavor);
+    kt_json_string(s, res->refused_flavor);
     g_string_append_printf(s, ",\"refused_line\":%u,\"unmanaged\":%u,\"fallbacks\":%u,"
                            "\"splits\":%u,\"split_single_node\":%u,\"isolate_shared\":%u,"
                            "\"alloc_seconds\":%.6f,\"flavors\":[",
@@ -330,7 +294,7 @@ kt_simulate_format_json(const KtSimResult *res)
         const KtSimFlavor *f = g_ptr_array_index(res->flavors, i);
 
         g_string_append(s, i ? ",{\"name\":" : "{\"name\":");
-        json_str(s, f->name);
+        kt_json_string(s, f->name);
         g_string_append_printf(s, ",\"placed\":%u}", f->placed);
     }
     g_string_append(s, "],\"nodes\":[");
@@ -356,16 +320,16 @@ kt_simulate_format_json(const KtSimResult *res)
         const KtPlacement *pl = p->placement;
 
         g_string_append(s, i ? ",{\"flavor\":" : "{\"flavor\":");
-        json_str(s, p->flavor);
+        kt_json_string(s, p->flavor);
         g_string_append(s, ",\"profile\":");
-        json_str(s, pl->profile);
+        kt_json_string(s, pl->profile);
         g_string_append(s, ",\"nodes\":");
-        json_set(s, pl->nodes);
+        kt_json_cpuset(s, pl->nodes);
         g_string_append(s, ",\"pins\":[");
         for (j = 0; pl->vcpu_pins && j < pl->nvcpus; j++)
             g_string_append_printf(s, j ? ",%d" : "%d", kt_cpuset_first(pl->vcpu_pins[j]));
         g_string_append(s, "],\"booked\":");
-        json_set(s, pl->booked_cpus);
+        kt_json_cpuset(s, pl->booked_cpus);
         g_string_append_printf(s, ",\"hugepage_kib\":%" G_GUINT64_FORMAT "}", pl->hugepage_kib);
     }
     g_string_append(s, "]}\n");
