@@ -12,6 +12,7 @@
 
 #include "control.h"
 #include "kt-error.h"
+#include "unix-socket.h"
 
 /* ---- line format --------------------------------------------------------- */
 
@@ -100,7 +101,7 @@ kt_control_call(const char *socket_path, GVariant *request, guint timeout_ms,
     g_autoptr(GVariant) reply = NULL;
     g_autofree char *line = NULL;
     g_autoptr(GString) in = g_string_new(NULL);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr;
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     gsize off = 0;
     gsize len;
@@ -112,18 +113,9 @@ kt_control_call(const char *socket_path, GVariant *request, guint timeout_ms,
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "control request must be an a{sv}");
         return NULL;
     }
-    if (strlen(socket_path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s",
-                    socket_path);
+    fd = kt_unix_socket(socket_path, SOCK_NONBLOCK, &addr, error);
+    if (fd < 0)
         return NULL;
-    }
-    strcpy(addr.sun_path, socket_path);
-
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
-        return NULL;
-    }
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno != EINPROGRESS &&
         errno != EAGAIN) {
         g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot reach kvmtuned at %s: %s",
@@ -399,31 +391,12 @@ kt_control_server_new(const char *path, guint mode, KtControlHandler handler,
                       gpointer user_data, GError **error)
 {
     g_autoptr(KtControlServer) server = g_new0(KtControlServer, 1);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
-    server->fd = -1;
     server->handler = handler;
     server->user_data = user_data;
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s", path);
+    server->fd = kt_unix_bind(path, error);
+    if (server->fd < 0)
         return NULL;
-    }
-    strcpy(addr.sun_path, path);
-    server->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (server->fd < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
-        return NULL;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot remove %s: %s", path,
-                    g_strerror(errno));
-        return NULL;
-    }
-    if (bind(server->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot bind %s: %s", path,
-                    g_strerror(errno));
-        return NULL;
-    }
     server->path = g_strdup(path);
     if (chmod(path, mode) < 0 || listen(server->fd, 64) < 0) {
         g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot listen on %s: %s", path,

@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "rpc-wire.h"
 #include "kt-error.h"
+#include "unix-socket.h"
 
 KT_ENUM_IMPL(kt_proxy_pending_kind, KT_PROXY_PENDING_LAST,
              "define", "create", "undefine", "pass");
@@ -754,19 +755,11 @@ conn_close(Conn *c, const char *why)
 static int
 connect_upstream(const char *path, GError **error)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd;
+    struct sockaddr_un addr;
+    int fd = kt_unix_socket(path, 0, &addr, error);
 
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s", path);
+    if (fd < 0)
         return -1;
-    }
-    strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
-        return -1;
-    }
     /* blocking connect: a unix connect completes at once unless libvirtd's
      * backlog is full, and then waiting is right */
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
@@ -956,29 +949,11 @@ KtProxy *
 kt_proxy_new(const KtProxyConfig *config, const KtProxyOps *ops, GError **error)
 {
     g_autoptr(KtProxy) proxy = proxy_alloc(config, ops);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
     const char *path = config->listen_path;
 
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "socket path too long: %s", path);
+    proxy->listen_fd = kt_unix_bind(path, error);
+    if (proxy->listen_fd < 0)
         return NULL;
-    }
-    strcpy(addr.sun_path, path);
-    proxy->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (proxy->listen_fd < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "socket: %s", g_strerror(errno));
-        return NULL;
-    }
-    if (unlink(path) < 0 && errno != ENOENT) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot remove %s: %s", path,
-                    g_strerror(errno));
-        return NULL;
-    }
-    if (bind(proxy->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot bind %s: %s", path,
-                    g_strerror(errno));
-        return NULL;
-    }
     proxy->own_socket = true;
     if (config->listen_group) {
         struct group gr;
