@@ -8,7 +8,9 @@
 #include <glib.h>
 #include <stdio.h>
 
+#include "allocator.h"
 #include "inventory.h"
+#include "ledger.h"
 #include "policy.h"
 
 typedef struct {
@@ -222,4 +224,72 @@ th_request(const char *uuid, const char *flavor, guint vcpus, guint64 mem_mib)
         req->flavor_memory_mib = mem_mib;
     }
     return req;
+}
+
+/* A host under test: its inventory, policy and ledger, and the number of
+ * the next request's UUID. */
+typedef struct {
+    KtInventory *inv;
+    KtPolicy *policy;
+    KtLedger *ledger;
+    guint next;
+} TestHost;
+
+static void
+th_host_init(TestHost *h, const TestHostShape *shape, const char *policy)
+{
+    h->inv = th_inventory(shape);
+    h->policy = th_policy(policy);
+    h->ledger = kt_ledger_new();
+    h->next = 0;
+}
+
+static void
+th_host_clear(TestHost *h)
+{
+    kt_inventory_free(h->inv);
+    kt_policy_free(h->policy);
+    kt_ledger_free(h->ledger);
+}
+
+/* A request with the host's next UUID. */
+static KtRequest *
+th_host_request(TestHost *h, const char *flavor, guint vcpus, guint64 mem_mib)
+{
+    g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%012u", h->next++);
+
+    return th_request(uuid, flavor, vcpus, mem_mib);
+}
+
+/* Places @req through the policy's match rules without booking it; NULL +
+ * @error on refusal. */
+static KtPlacement *
+th_host_place_req(TestHost *h, const KtRequest *req, KtAllocReport *report, GError **error)
+{
+    const KtPolicyProfile *prof = NULL;
+
+    g_assert_nonnull(kt_allocator_match(h->policy, req, &prof, NULL));
+    g_assert_nonnull(prof);
+    return kt_allocator_place(h->inv, h->policy, h->ledger, req, prof, report, error);
+}
+
+/* Places @req and books it; NULL + @error on refusal. */
+static KtPlacement *
+th_host_book_req(TestHost *h, const KtRequest *req, KtAllocReport *report, GError **error)
+{
+    KtPlacement *pl = th_host_place_req(h, req, report, error);
+
+    if (pl)
+        g_assert_true(kt_ledger_book(h->ledger, req->uuid, req->flavor_name, pl, NULL, false,
+                                     NULL));
+    return pl;
+}
+
+/* Places a flavor and books it; NULL + @error on refusal. */
+static KtPlacement *
+th_host_book(TestHost *h, const char *flavor, guint vcpus, guint64 mem_mib, GError **error)
+{
+    g_autoptr(KtRequest) req = th_host_request(h, flavor, vcpus, mem_mib);
+
+    return th_host_book_req(h, req, NULL, error);
 }

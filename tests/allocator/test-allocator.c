@@ -11,56 +11,17 @@
 
 #include "alloc-hosts.h"
 
-typedef struct {
-    KtInventory *inv;
-    KtPolicy *policy;
-    KtLedger *ledger;
-    guint next;
-} Host;
-
-static void
-host_init(Host *h, const TestHostShape *shape, const char *policy)
-{
-    h->inv = th_inventory(shape);
-    h->policy = th_policy(policy);
-    h->ledger = kt_ledger_new();
-    h->next = 0;
-}
-
-static void
-host_clear(Host *h)
-{
-    kt_inventory_free(h->inv);
-    kt_policy_free(h->policy);
-    kt_ledger_free(h->ledger);
-}
-
-/* Places a flavor through the policy's match rules; NULL + @error on refusal. */
+/* Places a flavor through the policy's match rules without booking it;
+ * NULL + @error on refusal. */
 static KtPlacement *
-host_place(Host *h, const char *flavor, guint vcpus, guint64 mem_mib, char **ret_uuid,
+host_place(TestHost *h, const char *flavor, guint vcpus, guint64 mem_mib, char **ret_uuid,
            GError **error)
 {
-    g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%012u", h->next++);
-    g_autoptr(KtRequest) req = th_request(uuid, flavor, vcpus, mem_mib);
-    const KtPolicyProfile *prof = NULL;
-    KtPlacement *pl;
+    g_autoptr(KtRequest) req = th_host_request(h, flavor, vcpus, mem_mib);
+    KtPlacement *pl = th_host_place_req(h, req, NULL, error);
 
-    g_assert_nonnull(kt_allocator_match(h->policy, req, &prof, NULL));
-    g_assert_nonnull(prof);
-    pl = kt_allocator_place(h->inv, h->policy, h->ledger, req, prof, NULL, error);
     if (pl && ret_uuid)
-        *ret_uuid = g_steal_pointer(&uuid);
-    return pl;
-}
-
-static KtPlacement *
-host_book(Host *h, const char *flavor, guint vcpus, guint64 mem_mib, GError **error)
-{
-    g_autofree char *uuid = NULL;
-    KtPlacement *pl = host_place(h, flavor, vcpus, mem_mib, &uuid, error);
-
-    if (pl)
-        g_assert_true(kt_ledger_book(h->ledger, uuid, flavor, pl, NULL, false, NULL));
+        *ret_uuid = g_strdup(req->uuid);
     return pl;
 }
 
@@ -86,14 +47,14 @@ node_of(const KtInventory *inv, guint cpu)
 static void
 test_db_dedicated(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(KtPlacement) pl = NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtCpuset) pins = kt_cpuset_new();
     const KtPlacementVf *vf;
     guint node, i;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     pl = host_place(&h, "db.large", 8, 16384, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(kt_cpuset_count(pl->nodes), ==, 1);
@@ -132,7 +93,7 @@ test_db_dedicated(void)
     g_assert_true(g_str_equal(vf->pf, node == 0 ? "0000:17:00.0" : "0000:98:00.0"));
     g_assert_cmpstr(pl->profile, ==, "db-dedicated");
     g_assert_cmpstr(pl->policy_hash, ==, h.policy->hash);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Isolate until refused: never two VMs on one core, never split, and the
@@ -140,13 +101,13 @@ test_db_dedicated(void)
 static void
 test_isolate_fill(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     guint placed = 0;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     for (;;) {
-        g_autoptr(KtPlacement) pl = host_book(&h, "iso.16", 16, 4096, &err);
+        g_autoptr(KtPlacement) pl = th_host_book(&h, "iso.16", 16, 4096, &err);
 
         if (!pl)
             break;
@@ -158,18 +119,18 @@ test_isolate_fill(void)
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
     g_assert_cmpstr(err->message, ==,
                     "profile iso needs 16 isolated cores on one node; free: node0 12, node1 8");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
 test_require(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(KtPlacement) pl = NULL;
     g_autoptr(GError) err = NULL;
     guint i;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     pl = host_place(&h, "req.4", 4, 4096, NULL, &err);
     g_assert_no_error(err);
     for (i = 0; i < 4; i += 2) {
@@ -182,40 +143,40 @@ test_require(void)
     /* 4 vCPUs + emulator = 3 whole cores, all 6 threads booked */
     g_assert_cmpuint(kt_cpuset_count(pl->booked_cpus), ==, 6);
     g_assert_cmpuint(kt_cpuset_count(pl->emulator_cpus), ==, 1);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* prefer: an odd tail lands on a half-used core before breaking a whole one. */
 static void
 test_prefer_best_fit(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(KtPlacement) a = NULL;
     g_autoptr(KtPlacement) b = NULL;
     g_autoptr(GError) err = NULL;
     guint tail;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
-    a = host_book(&h, "pin.3", 3, 1024, &err);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
+    a = th_host_book(&h, "pin.3", 3, 1024, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(kt_cpuset_count(a->booked_cpus), ==, 3);
     g_assert_cmpuint(a->threads_per_core, ==, 1);
     tail = kt_cpuset_first(a->vcpu_pins[2]);
-    b = host_book(&h, "pin.1", 1, 1024, &err);
+    b = th_host_book(&h, "pin.1", 1, 1024, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(kt_cpuset_first(b->vcpu_pins[0]), ==, sibling_of(h.inv, tail));
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
 test_hpc_two_nodes(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(KtPlacement) pl = NULL;
     g_autoptr(GError) err = NULL;
     guint i;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     pl = host_place(&h, "hpc.16", 16, 65536, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(kt_cpuset_count(pl->nodes), ==, 2);
@@ -232,20 +193,20 @@ test_hpc_two_nodes(void)
                              pl->cells[i].host_node);
     }
     g_assert_cmpuint(pl->threads_per_core, ==, 2);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Shared: the node's shared CPUs, overcommit capped by the ratio. */
 static void
 test_shared_overcommit(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     guint placed = 0;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     for (;;) {
-        g_autoptr(KtPlacement) pl = host_book(&h, NULL, 1, 128, &err);
+        g_autoptr(KtPlacement) pl = th_host_book(&h, NULL, 1, 128, &err);
 
         if (!pl)
             break;
@@ -262,7 +223,7 @@ test_shared_overcommit(void)
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
     g_assert_cmpstr(err->message, ==,
                     "profile general needs 1 shared vCPUs on one node; free: node0 0, node1 0");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Shared VMs go where most memory is free. */
@@ -273,27 +234,27 @@ test_shared_spread(void)
         "host: {reserved_cpus: \"0-1,112-113\", shared_cpus: \"2-111,114-223\"}\n"
         "profiles: {general: {cpu: {policy: shared}}}\n"
         "match: [{default: general}]\n";
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) a = NULL;
     g_autoptr(KtPlacement) b = NULL;
     g_autoptr(KtPlacement) c = NULL;
 
-    host_init(&h, &test_host_reference, pol);
-    a = host_book(&h, "m1.large", 4, 8192, &err);
-    b = host_book(&h, "m1.large", 4, 8192, &err);
-    c = host_book(&h, "m1.small", 1, 1024, &err);
+    th_host_init(&h, &test_host_reference, pol);
+    a = th_host_book(&h, "m1.large", 4, 8192, &err);
+    b = th_host_book(&h, "m1.large", 4, 8192, &err);
+    c = th_host_book(&h, "m1.small", 1, 1024, &err);
     g_assert_no_error(err);
     g_assert_cmpint(kt_cpuset_first(a->nodes), ==, 0);
     g_assert_cmpint(kt_cpuset_first(b->nodes), ==, 1);
     g_assert_cmpint(kt_cpuset_first(c->nodes), ==, 0);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
 test_vdi_mdev(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtRequest) req = th_request("11111111-2222-4333-8444-555555555555", "vdi.x", 2, 4096);
     g_autoptr(KtPlacement) p1 = NULL;
@@ -302,7 +263,7 @@ test_vdi_mdev(void)
     const KtPlacementMdev *m;
     guint placed = 0;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     kt_allocator_match(h.policy, req, &prof, NULL);
     p1 = kt_allocator_place(h.inv, h.policy, h.ledger, req, prof, NULL, &err);
     p2 = kt_allocator_place(h.inv, h.policy, h.ledger, req, prof, NULL, &err);
@@ -318,7 +279,7 @@ test_vdi_mdev(void)
     g_assert_cmpuint(p1->pages[0].count, ==, 2048);
 
     for (;;) {
-        g_autoptr(KtPlacement) pl = host_book(&h, "vdi.small", 2, 1024, &err);
+        g_autoptr(KtPlacement) pl = th_host_book(&h, "vdi.small", 2, 1024, &err);
 
         if (!pl)
             break;
@@ -328,34 +289,34 @@ test_vdi_mdev(void)
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
     g_assert_cmpstr(err->message, ==,
                     "profile vdi needs 1 mdevs of type nvidia-222; free: node0 0, node1 0");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
 test_gpu_whole(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) pl = NULL;
     g_autoptr(KtPlacement) none = NULL;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
-    pl = host_book(&h, "ml.8", 8, 8192, &err);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
+    pl = th_host_book(&h, "ml.8", 8, 8192, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(pl->gpus->len, ==, 1);
     g_assert_cmpint(kt_cpuset_first(pl->nodes), ==, 1);    /* pulled to the GPU's node */
     /* the GPU is out whole: no vGPU from it */
-    none = host_book(&h, "vdi.small", 2, 2048, &err);
+    none = th_host_book(&h, "vdi.small", 2, 2048, &err);
     g_assert_null(none);
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Nova pinned the domain itself: its CPUs are booked, not moved. */
 static void
 test_nova_wins(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtRequest) req = th_request("aaaaaaaa-0000-4000-8000-000000000001", "iso.2", 2, 1024);
     g_autoptr(KtPlacement) pl = NULL;
@@ -363,7 +324,7 @@ test_nova_wins(void)
     g_autoptr(KtAllocReport) rep = kt_alloc_report_new();
     guint i;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     req->vcpupins = g_new0(KtCpuset *, 2);
     req->nvcpupins = 2;
     for (i = 0; i < 2; i++) {
@@ -386,13 +347,13 @@ test_nova_wins(void)
     g_assert_true(kt_ledger_book(h.ledger, req->uuid, NULL, pl, NULL, false, &err));
     /* nobody else gets 56/57 */
     for (i = 0; i < 20; i++) {
-        g_autoptr(KtPlacement) o = host_book(&h, "pin.4", 4, 1024, &err);
+        g_autoptr(KtPlacement) o = th_host_book(&h, "pin.4", 4, 1024, &err);
 
         g_assert_nonnull(o);
         g_assert_false(kt_cpuset_has(o->booked_cpus, 56));
         g_assert_false(kt_cpuset_has(o->booked_cpus, 57));
     }
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* The guest's SMT shape mirrors the pins: vCPU pairs on sibling threads
@@ -416,7 +377,7 @@ test_topology_shape(void)
     guint i;
 
     for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-        Host h;
+        TestHost h;
         g_autoptr(GError) err = NULL;
         g_autoptr(KtRequest) req = th_request("aaaaaaaa-0000-4000-8000-000000000009",
                                               cases[i].flavor, cases[i].vcpus, 8192);
@@ -426,7 +387,7 @@ test_topology_shape(void)
         bool said = false;
         guint j;
 
-        host_init(&h, &test_host_reference, th_policy_reference);
+        th_host_init(&h, &test_host_reference, th_policy_reference);
         kt_allocator_match(h.policy, req, &prof, NULL);
         pl = kt_allocator_place(h.inv, h.policy, h.ledger, req, prof, rep, &err);
         g_assert_no_error(err);
@@ -442,7 +403,7 @@ test_topology_shape(void)
         for (j = 0; cases[i].threads == 2 && j < pl->nvcpus; j += 2)
             g_assert_cmpuint(sibling_of(h.inv, kt_cpuset_first(pl->vcpu_pins[j])), ==,
                              (guint)kt_cpuset_first(pl->vcpu_pins[j + 1]));
-        host_clear(&h);
+        th_host_clear(&h);
     }
 }
 
@@ -453,20 +414,20 @@ test_laptop(void)
         "host: {reserved_cpus: \"0\", dedicated_cpus: \"3\", shared_cpus: \"1-2\"}\n"
         "profiles: {general: {cpu: {policy: shared}}, db: {cpu: {policy: dedicated}}}\n"
         "match: [{flavor: \"db.*\", profile: db}, {default: general}]\n";
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) a = NULL;
     g_autoptr(KtPlacement) b = NULL;
 
-    host_init(&h, &test_host_laptop, pol);
-    a = host_book(&h, "m1.small", 2, 2048, &err);
+    th_host_init(&h, &test_host_laptop, pol);
+    a = th_host_book(&h, "m1.small", 2, 2048, &err);
     g_assert_no_error(err);
     g_assert_cmpint(kt_cpuset_first(a->nodes), ==, 0);
-    b = host_book(&h, "db.small", 2, 2048, &err);
+    b = th_host_book(&h, "db.small", 2, 2048, &err);
     g_assert_null(b);
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
     g_assert_nonnull(strstr(err->message, "2 dedicated CPUs on one node; free: node0 1"));
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
@@ -478,14 +439,14 @@ test_epyc_four_nodes(void)
         "  wide: {cpu: {policy: dedicated, threads: prefer}, numa: {nodes: 4}}\n"
         "  one: {cpu: {policy: dedicated, threads: isolate}, numa: {nodes: 1}}\n"
         "match: [{flavor: \"wide.*\", profile: wide}, {flavor: \"one.*\", profile: one}]\n";
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) w = NULL;
     g_autoptr(KtPlacement) o = NULL;
     guint i;
 
-    host_init(&h, &test_host_epyc, pol);
-    w = host_book(&h, "wide.16", 16, 16384, &err);
+    th_host_init(&h, &test_host_epyc, pol);
+    w = th_host_book(&h, "wide.16", 16, 16384, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(w->ncells, ==, 4);
     for (i = 0; i < 4; i++) {
@@ -493,39 +454,39 @@ test_epyc_four_nodes(void)
         g_assert_cmpuint(w->cells[i].memory_kib, ==, 4 * 1048576);
     }
     /* node 0 has 8 dedicated cores left after the wide VM's 2: best fit */
-    o = host_book(&h, "one.6", 6, 1024, &err);
+    o = th_host_book(&h, "one.6", 6, 1024, &err);
     g_assert_no_error(err);
     g_assert_cmpint(kt_cpuset_first(o->nodes), ==, 0);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Same inputs, same output, with bookings in between. */
 static void
 test_deterministic(void)
 {
-    Host h1, h2;
+    TestHost h1, h2;
     guint i;
 
-    host_init(&h1, &test_host_reference, th_policy_reference);
-    host_init(&h2, &test_host_reference, th_policy_reference);
+    th_host_init(&h1, &test_host_reference, th_policy_reference);
+    th_host_init(&h2, &test_host_reference, th_policy_reference);
     for (i = 0; i < 30; i++) {
         static const char *const fl[] = { "db.a", "iso.b", "pin.c", "hpc.d", "vdi.e", "m1" };
         static const guint vc[] = { 4, 2, 3, 8, 2, 1 };
-        g_autoptr(KtPlacement) a = host_book(&h1, fl[i % 6], vc[i % 6], 2048, NULL);
-        g_autoptr(KtPlacement) b = host_book(&h2, fl[i % 6], vc[i % 6], 2048, NULL);
+        g_autoptr(KtPlacement) a = th_host_book(&h1, fl[i % 6], vc[i % 6], 2048, NULL);
+        g_autoptr(KtPlacement) b = th_host_book(&h2, fl[i % 6], vc[i % 6], 2048, NULL);
 
         g_assert_true((a == NULL) == (b == NULL));
         if (a)
             g_assert_true(kt_placement_equal(a, b));
     }
-    host_clear(&h1);
-    host_clear(&h2);
+    th_host_clear(&h1);
+    th_host_clear(&h2);
 }
 
 /* Counted resources never exceed what the host can give: no hugepage,
  * no MiB and no shared vCPU slot is handed out twice. */
 static void
-assert_within_capacity(Host *h)
+assert_within_capacity(TestHost *h)
 {
     g_autoptr(GArray) usage = kt_allocator_node_usage(h->inv, h->policy, h->ledger);
     guint i, j;
@@ -563,10 +524,10 @@ test_ledger_property(void)
         g_autoptr(GRand) rnd = g_rand_new_with_seed((guint32)(seed + round));
         g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(KtLedger) empty = kt_ledger_new();
-        Host h;
+        TestHost h;
         guint step;
 
-        host_init(&h, &test_host_reference, th_policy_reference);
+        th_host_init(&h, &test_host_reference, th_policy_reference);
         for (step = 0; step < 300; step++) {
             guint op = g_rand_int_range(rnd, 0, 10);
 
@@ -639,7 +600,7 @@ test_ledger_property(void)
             g_ptr_array_remove_index(live, 0);
         }
         g_assert_true(kt_ledger_equal(empty, h.ledger));
-        host_clear(&h);
+        th_host_clear(&h);
     }
 }
 
@@ -683,14 +644,14 @@ test_ledger_double_booking(void)
 static void
 test_vf_pulls_node(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) taken = kt_placement_new();
     g_autoptr(KtPlacement) pl = NULL;
     const KtInvSriovPf *pf;
     guint i;
 
-    host_init(&h, &test_host_reference, th_policy_reference);
+    th_host_init(&h, &test_host_reference, th_policy_reference);
     pf = kt_inventory_find_pf(h.inv, "0000:17:00.0");
     for (i = 0; i < pf->vfs->len; i++) {
         KtPlacementVf *vf = kt_placement_vf_new();
@@ -705,7 +666,7 @@ test_vf_pulls_node(void)
     g_assert_no_error(err);
     g_assert_cmpint(kt_cpuset_first(pl->nodes), ==, 1);
     g_assert_cmpstr(((KtPlacementVf *)g_ptr_array_index(pl->vfs, 0))->pf, ==, "0000:98:00.0");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* More nodes than the host has: refused (required) or capped (best-effort). */
@@ -718,12 +679,12 @@ test_too_many_nodes(void)
         "  four: {cpu: {policy: dedicated}, numa: {nodes: 4}}\n"
         "  soft: {cpu: {policy: dedicated}, numa: {nodes: 4, need: best-effort}}\n"
         "match: [{flavor: \"four.*\", profile: four}, {flavor: \"soft.*\", profile: soft}]\n";
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) a = NULL;
     g_autoptr(KtPlacement) b = NULL;
 
-    host_init(&h, &test_host_reference, pol);
+    th_host_init(&h, &test_host_reference, pol);
     a = host_place(&h, "four.8", 8, 1024, NULL, &err);
     g_assert_null(a);
     g_assert_error(err, KT_ERROR, KT_ERROR_NO_CAPACITY);
@@ -732,7 +693,7 @@ test_too_many_nodes(void)
     b = host_place(&h, "soft.8", 8, 1024, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(b->ncells, ==, 2);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 static void
@@ -763,11 +724,11 @@ test_simulate(void)
     g_autoptr(KtSimResult) res = NULL;
     g_autofree char *json = NULL;
     g_autofree char *text = NULL;
-    Host h;
+    TestHost h;
 
     g_assert_no_error(err);
     g_assert_cmpuint(mix->len, ==, 8);
-    host_init(&h, &test_host_reference, pol);
+    th_host_init(&h, &test_host_reference, pol);
     res = kt_simulate_run(h.inv, h.policy, mix);
     g_assert_cmpuint(res->unmanaged, ==, 1);
     /* 4 + 16 isolated cores on node0 (28), then 3 x 16 on node1 (56) */
@@ -785,7 +746,7 @@ test_simulate(void)
     g_assert_null(kt_simulate_parse_mix("m", "db.a four 10\n", 12, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
     g_assert_cmpstr(err->message, ==, "m:1: expected '<flavor-name> <vcpus 1-4096> <memory-MiB>'");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 int

@@ -65,63 +65,6 @@ static const char locality_policy[] =
     "  - {flavor: \"st.*\", profile: storage}\n"
     "  - {default: general}\n";
 
-typedef struct {
-    KtInventory *inv;
-    KtPolicy *policy;
-    KtLedger *ledger;
-    guint next;
-} Host;
-
-static void
-host_init(Host *h, const char *policy)
-{
-    h->inv = th_inventory(&test_host_reference);
-    h->policy = th_policy(policy);
-    h->ledger = kt_ledger_new();
-    h->next = 0;
-}
-
-static void
-host_clear(Host *h)
-{
-    kt_inventory_free(h->inv);
-    kt_policy_free(h->policy);
-    kt_ledger_free(h->ledger);
-}
-
-/* Places @req through the policy's match rules and books it; NULL + @error
- * on refusal. */
-static KtPlacement *
-host_book_req(Host *h, const KtRequest *req, KtAllocReport *report, GError **error)
-{
-    const KtPolicyProfile *prof = NULL;
-    KtPlacement *pl;
-
-    g_assert_nonnull(kt_allocator_match(h->policy, req, &prof, NULL));
-    g_assert_nonnull(prof);
-    pl = kt_allocator_place(h->inv, h->policy, h->ledger, req, prof, report, error);
-    if (pl)
-        g_assert_true(kt_ledger_book(h->ledger, req->uuid, req->flavor_name, pl, NULL, false,
-                                     NULL));
-    return pl;
-}
-
-static KtRequest *
-host_request(Host *h, const char *flavor, guint vcpus, guint64 mem_mib)
-{
-    g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%012u", h->next++);
-
-    return th_request(uuid, flavor, vcpus, mem_mib);
-}
-
-static KtPlacement *
-host_book(Host *h, const char *flavor, guint vcpus, guint64 mem_mib, GError **error)
-{
-    g_autoptr(KtRequest) req = host_request(h, flavor, vcpus, mem_mib);
-
-    return host_book_req(h, req, NULL, error);
-}
-
 static int
 only_node(const KtPlacement *pl)
 {
@@ -144,13 +87,13 @@ assert_set(const KtCpuset *set, const char *want)
 static void
 test_vdi_node_of_gpu(void)
 {
-    Host h;
+    TestHost h;
     guint i;
 
-    host_init(&h, locality_policy);
+    th_host_init(&h, &test_host_reference, locality_policy);
     for (i = 0; i < 4; i++) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(KtPlacement) pl = host_book(&h, "vdi.standard", 2, 4096, &err);
+        g_autoptr(KtPlacement) pl = th_host_book(&h, "vdi.standard", 2, 4096, &err);
         const KtPlacementMdev *m;
 
         g_assert_no_error(err);
@@ -164,7 +107,7 @@ test_vdi_node_of_gpu(void)
         g_assert_cmpstr(m->parent, ==, "0000:ca:00.0");
         g_assert_cmpuint(m->node, ==, 1);
     }
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* A dedicated VM with a vGPU: best fit alone picks node 0 (56 dedicated
@@ -172,20 +115,20 @@ test_vdi_node_of_gpu(void)
 static void
 test_vgpu_dedicated(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) pl = NULL;
     guint i;
 
-    host_init(&h, locality_policy);
-    pl = host_book(&h, "vgpuded.4", 4, 8192, &err);
+    th_host_init(&h, &test_host_reference, locality_policy);
+    pl = th_host_book(&h, "vgpuded.4", 4, 8192, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(pl), ==, 1);
     for (i = 0; i < pl->nvcpus; i++)
         g_assert_cmpint(kt_inventory_cpu(h.inv, kt_cpuset_first(pl->vcpu_pins[i]))->node, ==, 1);
     g_assert_cmpuint(pl->mdevs->len, ==, 1);
     g_assert_cmpuint(((KtPlacementMdev *)g_ptr_array_index(pl->mdevs, 0))->node, ==, 1);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Only a device the VM can get pulls.  The GPU runs nvidia-223 for another
@@ -194,25 +137,25 @@ test_vgpu_dedicated(void)
 static void
 test_vgpu_busy_no_pull(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) other = NULL;
     g_autoptr(KtPlacement) pl = NULL;
     g_autoptr(KtAllocReport) report = kt_alloc_report_new();
     g_autoptr(KtRequest) req = NULL;
 
-    host_init(&h, locality_policy);
-    other = host_book(&h, "vdi10.standard", 2, 4096, &err);
+    th_host_init(&h, &test_host_reference, locality_policy);
+    other = th_host_book(&h, "vdi10.standard", 2, 4096, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(other), ==, 1);
-    req = host_request(&h, "vdibe.standard", 2, 4096);
-    pl = host_book_req(&h, req, report, &err);
+    req = th_host_request(&h, "vdibe.standard", 2, 4096);
+    pl = th_host_book_req(&h, req, report, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(pl->mdevs->len, ==, 0);
     g_assert_cmpuint(report->fallbacks, ==, 1);
     g_assert_cmpint(only_node(pl), ==, 0);
     assert_set(pl->shared_cpus, "2-27,114-139");
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* A GPU with vGPUs on it is not free whole: a best-effort whole-GPU VM is
@@ -220,7 +163,7 @@ test_vgpu_busy_no_pull(void)
 static void
 test_gpu_busy_no_pull(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) free_gpu = NULL;
     g_autoptr(KtPlacement) vdi = NULL;
@@ -228,22 +171,22 @@ test_gpu_busy_no_pull(void)
     g_autoptr(KtRequest) probe = NULL;
     const KtPolicyProfile *prof = NULL;
 
-    host_init(&h, locality_policy);
+    th_host_init(&h, &test_host_reference, locality_policy);
     /* not booked: only where it would go with the GPU free */
-    probe = host_request(&h, "mlbe.4", 4, 8192);
+    probe = th_host_request(&h, "mlbe.4", 4, 8192);
     g_assert_nonnull(kt_allocator_match(h.policy, probe, &prof, NULL));
     free_gpu = kt_allocator_place(h.inv, h.policy, h.ledger, probe, prof, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(free_gpu), ==, 1);
     g_assert_cmpuint(free_gpu->gpus->len, ==, 1);
 
-    vdi = host_book(&h, "vdi.standard", 2, 4096, &err);
+    vdi = th_host_book(&h, "vdi.standard", 2, 4096, &err);
     g_assert_no_error(err);
-    pl = host_book(&h, "mlbe.4", 4, 8192, &err);
+    pl = th_host_book(&h, "mlbe.4", 4, 8192, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(pl->gpus->len, ==, 0);
     g_assert_cmpint(only_node(pl), ==, 0);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* A shared VM with a VF goes to the node whose PF has one free: with node
@@ -251,7 +194,7 @@ test_gpu_busy_no_pull(void)
 static void
 test_vf_shared(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) taken = kt_placement_new();
     g_autoptr(KtPlacement) pl = NULL;
@@ -259,7 +202,7 @@ test_vf_shared(void)
     const KtPlacementVf *vf;
     guint i;
 
-    host_init(&h, locality_policy);
+    th_host_init(&h, &test_host_reference, locality_policy);
     pf = kt_inventory_find_pf(h.inv, "0000:17:00.1");
     for (i = 0; i < pf->vfs->len; i++) {
         KtPlacementVf *v = kt_placement_vf_new();
@@ -269,7 +212,7 @@ test_vf_shared(void)
         g_ptr_array_add(taken->vfs, v);
     }
     g_assert_true(kt_ledger_book(h.ledger, "other", NULL, taken, NULL, false, NULL));
-    pl = host_book(&h, "st.small", 2, 4096, &err);
+    pl = th_host_book(&h, "st.small", 2, 4096, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(pl), ==, 1);
     assert_set(pl->shared_cpus, "56-81,168-193");
@@ -277,7 +220,7 @@ test_vf_shared(void)
     vf = g_ptr_array_index(pl->vfs, 0);
     g_assert_cmpstr(vf->pf, ==, "0000:98:00.1");
     g_assert_cmpuint(vf->node, ==, 1);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* Devices already in the XML (a VF Nova attached, an existing mdev) pull the
@@ -285,7 +228,7 @@ test_vf_shared(void)
 static void
 test_xml_devices_pull(void)
 {
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) a = NULL;
     g_autoptr(KtPlacement) b = NULL;
@@ -298,33 +241,33 @@ test_xml_devices_pull(void)
     KtRequestMdev *m;
     KtInvMdevParent *par;
 
-    host_init(&h, locality_policy);
-    a = host_book(&h, "m1.large", 4, 8192, &err);
-    b = host_book(&h, "m1.xlarge", 8, 16384, &err);
+    th_host_init(&h, &test_host_reference, locality_policy);
+    a = th_host_book(&h, "m1.large", 4, 8192, &err);
+    b = th_host_book(&h, "m1.xlarge", 8, 16384, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(a), ==, 0);
     g_assert_cmpint(only_node(b), ==, 1);    /* node 1 now has less free */
 
-    rvf = host_request(&h, "m1.small", 2, 2048);
+    rvf = th_host_request(&h, "m1.small", 2, 2048);
     d = g_new0(KtRequestPciDev, 1);
     d->address = g_strdup(g_ptr_array_index(kt_inventory_find_pf(h.inv, "0000:98:00.0")->vfs, 0));
     d->is_interface = true;
     g_ptr_array_add(rvf->pci_devs, d);
-    with_vf = host_book_req(&h, rvf, NULL, &err);
+    with_vf = th_host_book_req(&h, rvf, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(with_vf), ==, 1);
     assert_set(with_vf->shared_cpus, "56-81,168-193");
 
     par = g_ptr_array_index(h.inv->mdev_parents, 0);
     g_ptr_array_add(par->devices, g_strdup(mdev_uuid));
-    rmdev = host_request(&h, "m1.small", 2, 2048);
+    rmdev = th_host_request(&h, "m1.small", 2, 2048);
     m = g_new0(KtRequestMdev, 1);
     m->uuid = g_strdup(mdev_uuid);
     g_ptr_array_add(rmdev->mdevs, m);
-    with_mdev = host_book_req(&h, rmdev, NULL, &err);
+    with_mdev = th_host_book_req(&h, rmdev, NULL, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(with_mdev), ==, 1);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 /* No shared CPU on the GPU's node (a policy with one shared pool on node
@@ -346,18 +289,18 @@ test_vdi_no_shared_on_gpu_node(void)
         "    memory: {hugepages: 2M}\n"
         "    vgpu: {type: nvidia-222, count: 1}\n"
         "match: [{default: vdi}]\n";
-    Host h;
+    TestHost h;
     g_autoptr(GError) err = NULL;
     g_autoptr(KtPlacement) pl = NULL;
 
-    host_init(&h, pol);
-    pl = host_book(&h, "vdi.standard", 2, 4096, &err);
+    th_host_init(&h, &test_host_reference, pol);
+    pl = th_host_book(&h, "vdi.standard", 2, 4096, &err);
     g_assert_no_error(err);
     g_assert_cmpint(only_node(pl), ==, 0);
     assert_set(pl->shared_cpus, "2-27,114-139");
     g_assert_cmpuint(pl->mdevs->len, ==, 1);
     g_assert_cmpuint(((KtPlacementMdev *)g_ptr_array_index(pl->mdevs, 0))->node, ==, 1);
-    host_clear(&h);
+    th_host_clear(&h);
 }
 
 int
