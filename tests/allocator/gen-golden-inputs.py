@@ -14,6 +14,8 @@ from nova.virt.libvirt import config as vconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, '..', 'golden')
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+import nova_xml  # noqa: E402
 
 
 def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
@@ -32,27 +34,10 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
     g.memory = mem_mib * 1024
     g.vcpus = vcpus
 
-    meta = vconfig.LibvirtConfigGuestMetaNovaInstance()
-    meta.package = '27.1.0'
-    meta.name = 'vm-' + name[-4:]
-    meta.creationTime = 1700000000
-    meta.roottype = 'image'
-    meta.rootid = '3f2c1c6e-8c1b-4e55-9d0e-6c2d1d0a9a01'
-    fl = vconfig.LibvirtConfigGuestMetaNovaFlavor()
-    fl.name = flavor
-    fl.memory = mem_mib
-    fl.vcpus = vcpus
-    fl.disk = 20
-    fl.ephemeral = 0
-    fl.swap = 0
-    meta.flavor = fl
-    owner = vconfig.LibvirtConfigGuestMetaNovaOwner()
-    owner.userid = '9a8b7c6d5e4f40318a2b3c4d5e6f7a8b'
-    owner.username = 'demo'
-    owner.projectid = '1b2c3d4e5f6a47b8a9c0d1e2f3a4b5c6'
-    owner.projectname = 'demo'
-    meta.owner = owner
-    g.metadata.append(meta)
+    g.metadata.append(nova_xml.instance_meta(
+        'vm-' + name[-4:], flavor, vcpus, mem_mib, '27.1.0', 1700000000, 20,
+        ('9a8b7c6d5e4f40318a2b3c4d5e6f7a8b', 'demo', '1b2c3d4e5f6a47b8a9c0d1e2f3a4b5c6', 'demo'),
+        root=('image', '3f2c1c6e-8c1b-4e55-9d0e-6c2d1d0a9a01')))
 
     g.os_type = 'hvm'
     g.os_mach_type = 'q35'
@@ -84,16 +69,7 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
         g.numatune = tune
 
     if pins:
-        tune = vconfig.LibvirtConfigGuestCPUTune()
-        for i, p in enumerate(pins):
-            pin = vconfig.LibvirtConfigGuestCPUTuneVCPUPin()
-            pin.id = i
-            pin.cpuset = {p}
-            tune.vcpupin.append(pin)
-        emu = vconfig.LibvirtConfigGuestCPUTuneEmulatorPin()
-        emu.cpuset = set(emulator or pins)
-        tune.emulatorpin = emu
-        g.cputune = tune
+        g.cputune = nova_xml.vcpu_pins(pins, emulator)
     if hugepages_kib:
         mb = vconfig.LibvirtConfigGuestMemoryBacking()
         page = vconfig.LibvirtConfigGuestMemoryBackingPage()
@@ -106,15 +82,7 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
     clk.offset = 'utc'
     g.set_clock(clk)
 
-    disk = vconfig.LibvirtConfigGuestDisk()
-    disk.source_type = 'file'
-    disk.source_path = '/var/lib/nova/instances/%s/disk' % uuid
-    disk.driver_name = 'qemu'
-    disk.driver_format = 'qcow2'
-    disk.driver_cache = 'none'
-    disk.target_dev = 'vda'
-    disk.target_bus = 'virtio'
-    g.add_device(disk)
+    g.add_device(nova_xml.file_disk('/var/lib/nova/instances/%s/disk' % uuid))
 
     if sriov_vf:
         vif = vconfig.LibvirtConfigGuestInterface()

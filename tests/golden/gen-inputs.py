@@ -27,6 +27,9 @@ from lxml import etree
 from nova.virt.libvirt import config as vc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import nova_xml  # noqa: E402
+from nova_xml import cpulist  # noqa: E402
 NS_11 = "http://openstack.org/xmlns/libvirt/nova/1.1"
 NS_10 = "http://openstack.org/xmlns/libvirt/nova/1.0"
 KT_NS = "http://kvmtune.org/xmlns/placement/1.0"
@@ -40,18 +43,6 @@ def case_uuid(name, what="instance"):
 # --------------------------------------------------------------------------
 # placement.xml
 # --------------------------------------------------------------------------
-
-def cpulist(ids):
-    ids = sorted(set(ids))
-    out = []
-    i = 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else "%d-%d" % (ids[i], ids[j]))
-        i = j + 1
-    return ",".join(out)
 
 
 def placement(profile, nodes=None, policy="none", nvcpus=0, pins=None,
@@ -161,26 +152,11 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
     g.memory = mem_mib * 1024
     g.vcpus = vcpus
 
-    meta = vc.LibvirtConfigGuestMetaNovaInstance()
-    meta.package = "26.2.2"
-    meta.name = name
-    meta.creationTime = 1764000000
-    fl = vc.LibvirtConfigGuestMetaNovaFlavor()
-    fl.name = flavor
-    fl.memory = mem_mib
-    fl.disk = disk_gb
-    fl.swap = 0
-    fl.ephemeral = 0
-    fl.vcpus = vcpus
-    meta.flavor = fl
-    owner = vc.LibvirtConfigGuestMetaNovaOwner()
-    owner.userid = case_uuid("user", "u").replace("-", "")
-    owner.username = "admin"
-    owner.projectid = case_uuid("project", "p").replace("-", "")
-    owner.projectname = "admin"
-    meta.owner = owner
-    meta.roottype = "image"
-    meta.rootid = case_uuid("cirros", "image")
+    meta = nova_xml.instance_meta(
+        name, flavor, vcpus, mem_mib, "26.2.2", 1764000000, disk_gb,
+        (case_uuid("user", "u").replace("-", ""), "admin",
+         case_uuid("project", "p").replace("-", ""), "admin"),
+        root=("image", case_uuid("cirros", "image")))
     if ports and hasattr(vc, "LibvirtConfigGuestMetaNovaPorts"):
         plist = []
         for p in range(ports):
@@ -190,14 +166,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
         meta.ports = vc.LibvirtConfigGuestMetaNovaPorts(plist)
     g.metadata.append(meta)
 
-    si = vc.LibvirtConfigGuestSysinfo()
-    si.system_manufacturer = "OpenStack Foundation"
-    si.system_product = "OpenStack Nova"
-    si.system_version = "26.2.2"
-    si.system_serial = inst_uuid
-    si.system_uuid = inst_uuid
-    si.system_family = "Virtual Machine"
-    g.sysinfo = si
+    g.sysinfo = nova_xml.sysinfo(inst_uuid, "26.2.2")
 
     g.os_type = "hvm"
     g.os_mach_type = "q35"
@@ -227,15 +196,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
 
     if pin is not None:
         # hw:cpu_policy=dedicated: Nova pins each vCPU and the emulator
-        ct = vc.LibvirtConfigGuestCPUTune()
-        for i, hc in enumerate(pin):
-            p = vc.LibvirtConfigGuestCPUTuneVCPUPin()
-            p.id = i
-            p.cpuset = {hc}
-            ct.vcpupin.append(p)
-        ep = vc.LibvirtConfigGuestCPUTuneEmulatorPin()
-        ep.cpuset = set(emulator_pin or pin)
-        ct.emulatorpin = ep
+        ct = nova_xml.vcpu_pins(pin, emulator_pin)
         if sched:
             s = vc.LibvirtConfigGuestCPUTuneVCPUSched()
             s.vcpus = set(range(vcpus))
@@ -266,13 +227,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
         g.membacking = mb
 
     clk = vc.LibvirtConfigGuestClock()
-    for tname, tick, present in (("pit", "delay", None), ("rtc", "catchup", None),
-                                 ("hpet", None, False)):
-        t = vc.LibvirtConfigGuestTimer()
-        t.name = tname
-        t.tickpolicy = tick
-        t.present = present
-        clk.add_timer(t)
+    nova_xml.add_timers(clk)
     g.clock = clk
 
     # devices, in the order nova's driver appends them
@@ -295,15 +250,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
             d.target_bus = "virtio"
             g.add_device(d)
     else:
-        d = vc.LibvirtConfigGuestDisk()
-        d.source_type = "file"
-        d.driver_name = "qemu"
-        d.driver_format = "qcow2"
-        d.driver_cache = "none"
-        d.source_path = "/var/lib/nova/instances/%s/disk" % inst_uuid
-        d.target_dev = "vda"
-        d.target_bus = "virtio"
-        g.add_device(d)
+        g.add_device(nova_xml.file_disk("/var/lib/nova/instances/%s/disk" % inst_uuid))
     for v in range(volumes):
         # attached Cinder volumes (rbd), as nova's volume drivers write them
         d = vc.LibvirtConfigGuestDisk()

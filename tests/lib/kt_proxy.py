@@ -21,6 +21,8 @@ import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
+import nova_xml as nova_parts  # this module's nova_xml() builds on it
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get('KT_SOURCE_ROOT') or os.path.dirname(os.path.dirname(HERE))
 VIRSH = shutil.which('virsh') or '/usr/bin/virsh'
@@ -363,60 +365,21 @@ def nova_xml(name, flavor, vcpus, memory_mib, uuid=None, virt_type='qemu',
     g.os_boot_dev = ['hd']
     g.os_smbios = vconfig.LibvirtConfigGuestSMBIOS()
 
-    meta = vconfig.LibvirtConfigGuestMetaNovaInstance()
-    meta.package = '26.2.2'
-    meta.name = f'vm-{name}'
-    meta.creationTime = time.time()
-    fl = vconfig.LibvirtConfigGuestMetaNovaFlavor()
-    fl.name = flavor
-    fl.memory = memory_mib
-    fl.vcpus = vcpus
-    fl.disk = 0
-    fl.swap = 0
-    fl.ephemeral = 0
-    meta.flavor = fl
-    owner = vconfig.LibvirtConfigGuestMetaNovaOwner()
-    owner.userid = 'e2e-user'
-    owner.username = 'e2e'
-    owner.projectid = 'e2e-project'
-    owner.projectname = 'e2e'
-    meta.owner = owner
-    g.metadata.append(meta)
-
-    si = vconfig.LibvirtConfigGuestSysinfo()
-    si.system_manufacturer = 'OpenStack Foundation'
-    si.system_product = 'OpenStack Nova'
-    si.system_version = '26.2.2'
-    si.system_serial = uuid
-    si.system_uuid = uuid
-    si.system_family = 'Virtual Machine'
-    g.sysinfo = si
+    g.metadata.append(nova_parts.instance_meta(
+        f'vm-{name}', flavor, vcpus, memory_mib, '26.2.2', time.time(), 0,
+        ('e2e-user', 'e2e', 'e2e-project', 'e2e')))
+    g.sysinfo = nova_parts.sysinfo(uuid, '26.2.2')
 
     g.features.append(vconfig.LibvirtConfigGuestFeatureACPI())
     g.features.append(vconfig.LibvirtConfigGuestFeatureAPIC())
 
     clk = vconfig.LibvirtConfigGuestClock()
     clk.offset = 'utc'
-    for tname, kw in (('pit', {'tickpolicy': 'delay'}),
-                      ('rtc', {'tickpolicy': 'catchup'}),
-                      ('hpet', {'present': False})):
-        tm = vconfig.LibvirtConfigGuestTimer()
-        tm.name = tname
-        for k, v in kw.items():
-            setattr(tm, k, v)
-        clk.add_timer(tm)
+    nova_parts.add_timers(clk)
     g.set_clock(clk)
 
     if disk:
-        d = vconfig.LibvirtConfigGuestDisk()
-        d.source_type = 'file'
-        d.source_path = disk
-        d.driver_name = 'qemu'
-        d.driver_format = 'qcow2'
-        d.driver_cache = 'none'
-        d.target_dev = 'vda'
-        d.target_bus = 'virtio'
-        g.add_device(d)
+        g.add_device(nova_parts.file_disk(disk))
 
     serial = vconfig.LibvirtConfigGuestSerial()
     serial.type = 'pty'
