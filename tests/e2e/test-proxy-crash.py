@@ -20,11 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import kt_proxy as kp  # noqa: E402
 
-kp.require_root_and_tools()
-if not kp.binary('kvmtuned') or not kp.binary('kvmtune'):
-    kp.skip('kvmtuned / kvmtune are not built yet')
-if not os.path.isdir(kp.fixture('reference')):
-    kp.skip('tests/fixtures/hosts/reference is missing')
+kp.require_daemon('reference')
 import kt_storm  # noqa: E402
 
 SEED = int(os.environ.get('KT_STORM_SEED', random.randrange(1 << 30)))

@@ -18,9 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import kt_proxy as kp  # noqa: E402
 
-kp.require_root_and_tools()
-if not kp.binary('kvmtuned') or not kp.binary('kvmtune'):
-    kp.skip('kvmtuned / kvmtune are not built yet')
+kp.require_daemon()
 
 t = kp.Tap()
 

@@ -15,9 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import kt_proxy as kp  # noqa: E402
 
-kp.require_root_and_tools()
-if not kp.binary('kvmtuned') or not kp.binary('kvmtune'):
-    kp.skip('kvmtuned / kvmtune are not built yet')
+kp.require_daemon()
 try:
     import libvirt
 except ImportError:

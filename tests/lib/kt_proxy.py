@@ -65,6 +65,16 @@ def require_root_and_tools():
             skip(f'{tool} not installed')
 
 
+def require_daemon(host=None):
+    """Skips (exit 77) unless root, the sandbox tools, the built kvmtuned and
+    kvmtune and, if named, the fixture host tree are all there."""
+    require_root_and_tools()
+    if not binary('kvmtuned') or not binary('kvmtune'):
+        skip('kvmtuned / kvmtune are not built yet')
+    if host and not os.path.isdir(fixture(host)):
+        skip(f'tests/fixtures/hosts/{host} is missing')
+
+
 class Tap:
     """Minimal TAP producer: ok() per check, done() prints the plan and
     returns the exit status."""
