@@ -17,6 +17,7 @@
 #include <libxml/c14n.h>
 
 #include "domain.h"
+#include "placement-test.h"
 #include "kt-error.h"
 
 static KtPlacement *
@@ -47,15 +48,7 @@ corpus_placement(const KtRequest *req)
     pl->memory_kib = req->memory_kib;
     if (n >= 2 && req->memory_kib >= 4096) {
         pl->nodes = kt_cpuset_parse("0-1", NULL);
-        pl->ncells = 2;
-        pl->cells = g_new0(KtPlacementCell, 2);
-        pl->cells[0].vcpus = kt_cpuset_new();
-        pl->cells[1].vcpus = kt_cpuset_new();
-        for (i = 0; i < n; i++)
-            kt_cpuset_add(pl->cells[i < n / 2 ? 0 : 1].vcpus, i);
-        pl->cells[0].memory_kib = req->memory_kib / 2;
-        pl->cells[1].memory_kib = req->memory_kib - req->memory_kib / 2;
-        pl->cells[1].host_node = 1;
+        kt_test_placement_two_cells(pl, n, req->memory_kib);
     } else {
         pl->nodes = kt_cpuset_parse("0", NULL);
     }

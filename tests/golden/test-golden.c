@@ -17,6 +17,7 @@
 
 #include "domain.h"
 #include "golden-util.h"
+#include "placement-test.h"
 #include "kt-error.h"
 
 #ifndef KT_GOLDEN_DIR
@@ -36,21 +37,6 @@ load_placement(const char *dir, KtDomain *input, GError **error)
     if (!g_file_get_contents(path, &text, &len, error))
         return NULL;
     return kt_placement_parse_xml(text, len, error);
-}
-
-static char *
-canonical(const char *xml)
-{
-    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "c.xml", NULL, XML_PARSE_NONET);
-    xmlChar *out = NULL;
-    char *r;
-
-    g_assert_nonnull(doc);
-    g_assert_cmpint(xmlC14NDocDumpMemory(doc, NULL, XML_C14N_1_0, NULL, 1, &out), >=, 0);
-    r = g_strdup((const char *)out);
-    xmlFree(out);
-    xmlFreeDoc(doc);
-    return r;
 }
 
 static void
@@ -117,8 +103,8 @@ run_case(gconstpointer data)
         g_assert_cmpstr(same, ==, input);
         kt_domain_strip(redo);
         after = kt_domain_format(redo, NULL);
-        c_in = canonical(input);
-        c_after = canonical(after);
+        c_in = kt_test_canonical(input);
+        c_after = kt_test_canonical(after);
         g_assert_cmpstr(c_after, ==, c_in);
     }
 }

@@ -16,6 +16,7 @@
 #include <libxml/parser.h>
 
 #include "domain.h"
+#include "placement-test.h"
 
 #define ROUNDS 6
 
@@ -51,15 +52,7 @@ random_placement(GRand *r, const KtRequest *req)
     pl->threads_per_core = g_rand_int_range(r, 0, 3);
     pl->memory_kib = req->memory_kib;
     if (n >= 2 && req->memory_kib >= 2 && g_rand_boolean(r)) {
-        pl->ncells = 2;
-        pl->cells = g_new0(KtPlacementCell, 2);
-        pl->cells[0].vcpus = kt_cpuset_new();
-        pl->cells[1].vcpus = kt_cpuset_new();
-        for (i = 0; i < n; i++)
-            kt_cpuset_add(pl->cells[i < n / 2 ? 0 : 1].vcpus, i);
-        pl->cells[0].memory_kib = req->memory_kib / 2;
-        pl->cells[1].memory_kib = req->memory_kib - req->memory_kib / 2;
-        pl->cells[1].host_node = 1;
+        kt_test_placement_two_cells(pl, n, req->memory_kib);
     }
     switch (g_rand_int_range(r, 0, 3)) {
     case 1:
@@ -103,21 +96,6 @@ random_placement(GRand *r, const KtRequest *req)
         g_ptr_array_add(pl->gpus, g);
     }
     return pl;
-}
-
-static char *
-canonical(const char *xml)
-{
-    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "c.xml", NULL, XML_PARSE_NONET);
-    xmlChar *out = NULL;
-    char *ret;
-
-    g_assert_nonnull(doc);
-    g_assert_cmpint(xmlC14NDocDumpMemory(doc, NULL, XML_C14N_1_0, NULL, 1, &out), >=, 0);
-    ret = g_strdup((const char *)out);
-    xmlFree(out);
-    xmlFreeDoc(doc);
-    return ret;
 }
 
 static char *
@@ -193,20 +171,20 @@ check_input(gconstpointer data)
 
             s1 = strip_text(out);
             s2 = strip_text(out2);
-            c1 = canonical(s1);
-            c2 = canonical(s2);
+            c1 = kt_test_canonical(s1);
+            c2 = kt_test_canonical(s2);
             g_assert_cmpstr(c2, ==, c1);
         }
 
         if (untouched && !p1->override) {
             g_autofree char *same = NULL;
-            g_autofree char *c_in = canonical(text);
+            g_autofree char *c_in = kt_test_canonical(text);
             g_autofree char *c_st = NULL;
 
             kt_domain_strip(dom);
             same = kt_domain_format(dom, NULL);
             g_assert_cmpstr(same, ==, text);
-            c_st = canonical(s1 ? s1 : (s1 = strip_text(out)));
+            c_st = kt_test_canonical(s1 ? s1 : (s1 = strip_text(out)));
             g_assert_cmpstr(c_st, ==, c_in);
         }
     }
