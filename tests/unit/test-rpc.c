@@ -165,54 +165,50 @@ test_define_args(void)
                            true);
 }
 
+/* Finishes @b, which parses as a frame but whose define args are refused. */
 static void
-test_define_args_bad(void)
+assert_define_args_refused(GByteArray *b)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *xml = NULL;
     gsize len = 0;
     guint32 flags = 0;
     KtRpcFrame f;
+
+    kt_test_frame_finish(b);
+    g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
+    g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
+    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+}
+
+static void
+test_define_args_bad(void)
+{
     g_autoptr(GByteArray) b = NULL;
 
     /* declared length beyond the payload: refused before xdr allocates */
     b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
     kt_test_put32(b, 4000000);
     kt_test_put32(b, 0x41414141);
-    kt_test_frame_finish(b);
-    g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
-    g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
-    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
-    g_clear_error(&err);
+    assert_define_args_refused(b);
     g_byte_array_unref(g_steal_pointer(&b));
 
     /* trailing bytes after the args */
     b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
     kt_test_put_string(b, "<domain/>");
     kt_test_put32(b, 7);
-    kt_test_frame_finish(b);
-    g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
-    g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
-    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
-    g_clear_error(&err);
+    assert_define_args_refused(b);
     g_byte_array_unref(g_steal_pointer(&b));
 
     /* embedded NUL */
     b = kt_test_frame_new(KT_RPC_PROG_REMOTE, 11, KT_RPC_CALL, 1, 0);
     kt_test_put32(b, 4);
     g_byte_array_append(b, (const guint8 *)"<a\0>", 4);
-    kt_test_frame_finish(b);
-    g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
-    g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
-    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
-    g_clear_error(&err);
+    assert_define_args_refused(b);
 
     /* empty payload */
     g_byte_array_set_size(b, 28);
-    kt_test_frame_finish(b);
-    g_assert_true(kt_rpc_frame_parse(b->data, b->len, &f, NULL));
-    g_assert_false(kt_rpc_define_args_decode(b->data, &f, &xml, &len, &flags, &err));
-    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+    assert_define_args_refused(b);
 }
 
 static void
