@@ -105,19 +105,8 @@ def guest(uuid, name, flavor, vcpus, mem_mib, pins=None, hugepages_kib=None,
     serial.type = 'pty'
     g.add_device(serial)
 
-    gfx = vconfig.LibvirtConfigGuestGraphics()
-    gfx.type = 'vnc'
-    gfx.listen = '0.0.0.0'
-    g.add_device(gfx)
-
-    video = vconfig.LibvirtConfigGuestVideo()
-    video.type = 'virtio'
-    g.add_device(video)
-
-    balloon = vconfig.LibvirtConfigMemoryBalloon()
-    balloon.model = 'virtio'
-    balloon.period = 10
-    g.add_device(balloon)
+    nova_xml.add_vnc_video(g, '0.0.0.0', 'virtio')
+    g.add_device(nova_xml.balloon())
 
     xml = g.to_xml()
     if nova_ns == '1.0':

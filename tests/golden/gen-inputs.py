@@ -321,13 +321,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
     g.add_device(s)
     inp = vc.LibvirtConfigGuestInput()
     g.add_device(inp)
-    gr = vc.LibvirtConfigGuestGraphics()
-    gr.type = "vnc"
-    gr.listen = "0.0.0.0"
-    g.add_device(gr)
-    vid = vc.LibvirtConfigGuestVideo()
-    vid.type = "virtio"
-    g.add_device(vid)
+    nova_xml.add_vnc_video(g, "0.0.0.0", "virtio")
     root = vc.LibvirtConfigGuestPCIeRootController()
     g.add_device(root)
     for _ in range(root_ports):
@@ -339,10 +333,7 @@ def nova_guest(name, flavor, vcpus, mem_mib, ns=NS_11, disk_gb=20, pin=None,
     rng = vc.LibvirtConfigGuestRng()
     rng.backend = "/dev/urandom"
     g.add_device(rng)
-    mb = vc.LibvirtConfigMemoryBalloon()
-    mb.model = "virtio"
-    mb.period = 10
-    g.add_device(mb)
+    g.add_device(nova_xml.balloon())
 
     dom = g.format_dom()
     if extra_specs:

@@ -399,17 +399,8 @@ def nova_xml(name, flavor, vcpus, memory_mib, uuid=None, virt_type='qemu',
         inp.type = 'tablet'
         inp.bus = 'usb'
         g.add_device(inp)
-        gr = vconfig.LibvirtConfigGuestGraphics()
-        gr.type = 'vnc'
-        gr.listen = '127.0.0.1'
-        g.add_device(gr)
-        vid = vconfig.LibvirtConfigGuestVideo()
-        vid.type = 'cirrus'
-        g.add_device(vid)
-    bal = vconfig.LibvirtConfigMemoryBalloon()
-    bal.model = 'virtio'
-    bal.period = 10
-    g.add_device(bal)
+        nova_parts.add_vnc_video(g, '127.0.0.1', 'cirrus')
+    g.add_device(nova_parts.balloon())
     return uuid, g.to_xml()
 
 

@@ -105,3 +105,23 @@ def file_disk(path):
     d.target_dev = "vda"
     d.target_bus = "virtio"
     return d
+
+
+def add_vnc_video(g, listen, model):
+    """A VNC console listening on @listen and its video card (@model)."""
+    vc = _vc()
+    gr = vc.LibvirtConfigGuestGraphics()
+    gr.type = "vnc"
+    gr.listen = listen
+    g.add_device(gr)
+    vid = vc.LibvirtConfigGuestVideo()
+    vid.type = model
+    g.add_device(vid)
+
+
+def balloon():
+    """The virtio memory balloon with 10 s statistics Nova adds."""
+    mb = _vc().LibvirtConfigMemoryBalloon()
+    mb.model = "virtio"
+    mb.period = 10
+    return mb
