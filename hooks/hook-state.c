@@ -132,11 +132,19 @@ kt_hook_state_open(const char *dir, GError **error)
     return g_steal_pointer(&st);
 }
 
+/* The record file of domain @uuid; NULL + @error unless @uuid is canonical,
+ * which also keeps it a plain file name. */
 static char *
-record_path(KtHookState *st, const char *uuid)
+record_path(KtHookState *st, const char *uuid, GError **error)
 {
-    g_autofree char *base = g_strconcat(uuid, ".conf", NULL);
+    g_autofree char *base = NULL;
 
+    if (!kt_mdev_uuid_valid(uuid)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_INVALID,
+                    "domain uuid is not canonical");
+        return NULL;
+    }
+    base = g_strconcat(uuid, ".conf", NULL);
     return g_build_filename(st->domains, base, NULL);
 }
 
@@ -172,12 +180,9 @@ kt_hook_state_load(KtHookState *st, const char *uuid, KtHookRecord **ret_rec,
     gsize len = 0;
     gsize i;
 
-    if (!kt_mdev_uuid_valid(uuid)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID,
-                    "domain uuid is not canonical");
+    path = record_path(st, uuid, error);
+    if (!path)
         return FALSE;
-    }
-    path = record_path(st, uuid);
     if (!g_file_get_contents(path, &text, &len, &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             *ret_rec = NULL;
@@ -304,11 +309,9 @@ kt_hook_state_save(KtHookState *st, const KtHookRecord *rec, GError **error)
     g_autofree char *text = NULL;
     guint i;
 
-    if (!kt_mdev_uuid_valid(rec->uuid)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID,
-                    "domain uuid is not canonical");
+    path = record_path(st, rec->uuid, error);
+    if (!path)
         return FALSE;
-    }
     for (i = 0; i < rec->vfs->len; i++) {
         const char *vf = g_ptr_array_index(rec->vfs, i);
         g_autofree char *claim = NULL;
@@ -338,7 +341,6 @@ kt_hook_state_save(KtHookState *st, const KtHookRecord *rec, GError **error)
     g_key_file_set_string_list(kf, GROUP, "vfs",
                                (const char *const *)rec->vfs->pdata, rec->vfs->len);
     text = g_key_file_to_data(kf, NULL, NULL);
-    path = record_path(st, rec->uuid);
     return set_contents(path, text, error);
 }
 
@@ -365,11 +367,9 @@ kt_hook_state_delete(KtHookState *st, const KtHookRecord *rec, GError **error)
     g_autofree char *path = NULL;
     guint i;
 
-    if (!kt_mdev_uuid_valid(rec->uuid)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_INVALID,
-                    "domain uuid is not canonical");
+    path = record_path(st, rec->uuid, error);
+    if (!path)
         return FALSE;
-    }
     for (i = 0; i < rec->vfs->len; i++) {
         const char *vf = g_ptr_array_index(rec->vfs, i);
         g_autofree char *owner = kt_hook_state_vf_owner(st, vf);
@@ -388,7 +388,6 @@ kt_hook_state_delete(KtHookState *st, const KtHookRecord *rec, GError **error)
             }
         }
     }
-    path = record_path(st, rec->uuid);
     if (unlink(path) < 0 && errno != ENOENT) {
         int saved = errno;
 
