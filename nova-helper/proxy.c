@@ -1,9 +1,9 @@
 /* proxy.c: the libvirt RPC relay (see proxy.h).
  *
- * Reading is exact: a side reads the 4-byte length word, then exactly the
- * rest of that frame, then for *_WITH_FDS frames one 1-byte recvmsg() per
- * FD, never past the frame.  A greedy read() would swallow the 1-byte FD
- * carriers and the kernel would drop their SCM_RIGHTS. */
+ * Reading takes what is there in one recvmsg() with a control buffer, and
+ * a small frame is whole after one read.  FDs of *_WITH_FDS frames come on
+ * 1-byte carriers after the frame; the kernel ends a read at a carrier, so
+ * a carrier's SCM_RIGHTS always arrives with it and is never dropped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -26,6 +26,7 @@ KT_ENUM_IMPL(kt_proxy_pending_kind, KT_PROXY_PENDING_LAST,
 
 #define FRAME_INITIAL_CAP (64u * 1024)
 #define READ_BUDGET (512u * 1024)     /* bytes per side per wakeup: fairness */
+#define READ_CHUNK (64u * 1024)       /* one recvmsg(), into KtProxy.rbuf */
 
 typedef struct {
     guint8 *data;
@@ -111,6 +112,7 @@ struct _KtProxy {
     GHashTable *pending_uuids;    /* uuid -> count (GUINT_TO_POINTER) */
     GList *denied;                /* Denied* */
     int identity_state;
+    guint8 *rbuf;                 /* READ_CHUNK; every read is consumed at once */
 };
 
 static void conn_close(Conn *c, const char *why);
@@ -486,83 +488,154 @@ frame_complete(Side *s)
     return true;
 }
 
+/* Feeds @n bytes just read to the frame reader.  @fd is the descriptor that
+ * came with the last of them, or -1; it is taken.  false: close. */
 static bool
-recv_fd(Side *s)
+side_feed(Side *s, const guint8 *p, gsize n, int fd)
 {
-    char byte;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = { 0 };
-    struct cmsghdr *cmsg;
-    ssize_t n;
+    Conn *c = s->conn;
+    g_autoptr(GError) err = NULL;
 
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n <= 0)
-        return false;   /* caller looks at errno (n == 0: errno 0) */
-    cmsg = CMSG_FIRSTHDR(&msg);
-    if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-        cmsg->cmsg_len != CMSG_LEN(sizeof(int)) || (msg.msg_flags & MSG_CTRUNC)) {
-        errno = EPROTO;
-        return false;
+    while (n > 0) {
+        gsize take;
+
+        if (s->len_got < KT_RPC_PREFIX_SIZE) {
+            take = MIN(n, KT_RPC_PREFIX_SIZE - s->len_got);
+            memcpy(s->lenbuf + s->len_got, p, take);
+            s->len_got += take;
+            p += take;
+            n -= take;
+            /* the length word is checked as soon as it is there, before
+             * anything is allocated for the frame */
+            if (s->len_got >= KT_RPC_LEN_SIZE && s->frame_len == 0 &&
+                !kt_rpc_frame_length(s->lenbuf, KT_RPC_LEN_SIZE, &s->frame_len, &err))
+                goto bad_frame;
+            if (s->len_got < KT_RPC_PREFIX_SIZE)
+                continue;
+            s->frame_cap = MIN((gsize)FRAME_INITIAL_CAP, (gsize)s->frame_len);
+            s->frame = g_malloc(s->frame_cap);
+            memcpy(s->frame, s->lenbuf, KT_RPC_PREFIX_SIZE);
+            s->frame_got = KT_RPC_PREFIX_SIZE;
+        } else if (s->frame_got < s->frame_len) {
+            take = MIN(n, (gsize)s->frame_len - s->frame_got);
+            if (s->frame_got + take > s->frame_cap) {
+                /* grow with the data that really arrives, never by what
+                 * the length word announces */
+                s->frame_cap = MIN(MAX(s->frame_cap * 2, s->frame_got + take),
+                                   (gsize)s->frame_len);
+                s->frame = g_realloc(s->frame, s->frame_cap);
+            }
+            memcpy(s->frame + s->frame_got, p, take);
+            s->frame_got += take;
+            p += take;
+            n -= take;
+        } else {
+            /* an FD carrier: a read that takes a carrier ends with it, so
+             * its descriptor is the one that came with this read */
+            if (n != 1 || fd < 0) {
+                g_message("conn %u: %s: FD %u of %u missing", c->id, s->name,
+                          s->fds_got + 1, s->info.nfds);
+                goto fail;
+            }
+            s->fds[s->fds_got++] = fd;
+            fd = -1;
+            n = 0;
+            if (s->fds_got == s->info.nfds && !frame_complete(s))
+                return false;
+            continue;
+        }
+        if (s->frame_got < s->frame_len)
+            continue;
+        if (!kt_rpc_frame_parse(s->frame, s->frame_len, &s->info, &err))
+            goto bad_frame;
+        if (s->info.nfds > 0) {
+            s->want_fds = true;
+            continue;      /* the FDs follow, one carrier byte each */
+        }
+        if (!frame_complete(s))
+            goto fail;
     }
-    memcpy(&s->fds[s->fds_got++], CMSG_DATA(cmsg), sizeof(int));
+    if (fd >= 0) {
+        g_message("conn %u: %s sent an FD outside a *_WITH_FDS frame", c->id, s->name);
+        goto fail;
+    }
     return true;
+
+bad_frame:
+    g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
+fail:
+    if (fd >= 0)
+        close(fd);
+    return false;
 }
 
-/* Reads what is there, up to the budget; false: close the connection. */
+/* The one descriptor of an FD carrier (-1 for none) out of @msg; false when
+ * the control data is anything else (all its descriptors are closed). */
+static bool
+take_fd(struct msghdr *msg, int *ret_fd)
+{
+    struct cmsghdr *cmsg;
+    bool ok = !(msg->msg_flags & MSG_CTRUNC);
+
+    *ret_fd = -1;
+    for (cmsg = CMSG_FIRSTHDR(msg); cmsg; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+        gsize nfd;
+        gsize i;
+
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+            continue;
+        nfd = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < nfd; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+            if (*ret_fd < 0 && ok) {
+                *ret_fd = fd;
+            } else {
+                close(fd);
+                ok = false;
+            }
+        }
+    }
+    if (!ok && *ret_fd >= 0) {
+        close(*ret_fd);
+        *ret_fd = -1;
+    }
+    return ok;
+}
+
+/* Reads what is there, up to the budget; false: close the connection.
+ * Every read is a recvmsg() with room for descriptors into the proxy's
+ * read buffer, as much as is there: the kernel ends a read at an FD
+ * carrier, so no SCM_RIGHTS can be dropped, and a small call costs one
+ * read instead of a read each for header, payload and EAGAIN. */
 static bool
 side_read(Side *s, bool ignore_pressure)
 {
     Conn *c = s->conn;
     Side *other = s == &c->client ? &c->upstream : &c->client;
+    guint8 *buf = c->proxy->rbuf;
     gsize budget = READ_BUDGET;
-    g_autoptr(GError) err = NULL;
 
     while (budget > 0 && !s->eof) {
+        struct iovec iov = { .iov_base = buf, .iov_len = READ_CHUNK };
+        union {
+            char buf[CMSG_SPACE(KT_RPC_NUM_FDS_MAX * sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr msg = { 0 };
         ssize_t n;
+        int fd = -1;
 
         if (!ignore_pressure && other->out_bytes >= KT_PROXY_QUEUE_HIGH)
             break;
         if (s == &c->client && c->identity_wait && s->len_got == 0)
             break;
-        if (s->len_got < KT_RPC_PREFIX_SIZE) {
-            /* every frame has at least these 28 bytes: one recv for the
-             * length word and the header, and a void call is whole */
-            n = recv(s->fd, s->lenbuf + s->len_got, KT_RPC_PREFIX_SIZE - s->len_got,
-                     MSG_DONTWAIT);
-        } else if (s->frame_got < s->frame_len) {
-            gsize want;
-
-            if (s->frame_got == s->frame_cap) {
-                /* grow with the data that really arrives, never by what the
-                 * length word announces */
-                s->frame_cap = MIN(s->frame_cap * 2, (gsize)s->frame_len);
-                s->frame = g_realloc(s->frame, s->frame_cap);
-            }
-            want = MIN(s->frame_cap - s->frame_got, (gsize)s->frame_len - s->frame_got);
-            n = recv(s->fd, s->frame + s->frame_got, want, MSG_DONTWAIT);
-        } else {
-            errno = 0;
-            if (!recv_fd(s)) {
-                if (errno == EAGAIN || errno == EINTR)
-                    break;
-                g_message("conn %u: %s: %s while receiving FD %u of %u", c->id, s->name,
-                          errno ? g_strerror(errno) : "end of file", s->fds_got + 1,
-                          s->info.nfds);
-                return false;
-            }
-            if (s->fds_got == s->info.nfds && !frame_complete(s))
-                return false;
-            continue;
-        }
-
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -571,7 +644,13 @@ side_read(Side *s, bool ignore_pressure)
             g_message("conn %u: read from %s: %s", c->id, s->name, g_strerror(errno));
             return false;
         }
+        if (!take_fd(&msg, &fd)) {
+            g_message("conn %u: %s sent unexpected control data", c->id, s->name);
+            return false;
+        }
         if (n == 0) {
+            if (fd >= 0)
+                close(fd);
             if (s->len_got > 0 || s->frame_got > 0)
                 g_message("conn %u: %s closed in the middle of a frame", c->id, s->name);
             s->eof = true;
@@ -582,37 +661,12 @@ side_read(Side *s, bool ignore_pressure)
             return true;
         }
         budget -= MIN(budget, (gsize)n);
-
-        if (s->len_got < KT_RPC_PREFIX_SIZE) {
-            s->len_got += (gsize)n;
-            /* the length word is checked as soon as it is there, before
-             * anything is allocated for the frame */
-            if (s->len_got >= KT_RPC_LEN_SIZE && s->frame_len == 0 &&
-                !kt_rpc_frame_length(s->lenbuf, KT_RPC_LEN_SIZE, &s->frame_len, &err)) {
-                g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
-                return false;
-            }
-            if (s->len_got < KT_RPC_PREFIX_SIZE)
-                continue;
-            s->frame_cap = MIN((gsize)FRAME_INITIAL_CAP, (gsize)s->frame_len);
-            s->frame = g_malloc(s->frame_cap);
-            memcpy(s->frame, s->lenbuf, KT_RPC_PREFIX_SIZE);
-            s->frame_got = KT_RPC_PREFIX_SIZE;
-        } else {
-            s->frame_got += (gsize)n;
-        }
-        if (s->frame_got < s->frame_len)
-            continue;
-        if (!kt_rpc_frame_parse(s->frame, s->frame_len, &s->info, &err)) {
-            g_message("conn %u: bad frame from %s: %s", c->id, s->name, err->message);
+        if (!side_feed(s, buf, (gsize)n, fd))
             return false;
-        }
-        if (s->info.nfds > 0) {
-            s->want_fds = true;
-            continue;      /* the FDs follow, one recvmsg each */
-        }
-        if (!frame_complete(s))
-            return false;
+        /* a short read without an FD emptied the socket: poll says when
+         * there is more (saves an EAGAIN read per wakeup) */
+        if ((gsize)n < READ_CHUNK && fd < 0)
+            break;
     }
     return true;
 }
@@ -929,6 +983,7 @@ proxy_alloc(const KtProxyConfig *config, const KtProxyOps *ops)
     proxy->listen_fd = -1;
     proxy->identity_state = -1;
     proxy->pending_uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    proxy->rbuf = g_malloc(READ_CHUNK);
     return proxy;
 }
 
@@ -994,6 +1049,7 @@ kt_proxy_free(KtProxy *proxy)
     if (proxy->own_socket)
         unlink(proxy->config.listen_path);
     g_hash_table_destroy(proxy->pending_uuids);
+    g_free(proxy->rbuf);
     g_free(proxy->config.listen_path);
     g_free(proxy->config.listen_group);
     g_free(proxy->config.upstream_path);
