@@ -116,7 +116,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     if (!g_file_test(corpus, G_FILE_TEST_IS_DIR)) {
         g_print("1..0 # SKIP corpus %s absent\n", corpus);
-        return 77;
+        return 0;   /* meson reports a TAP skip plan as SKIP, exit 77 as ERROR */
     }
     files = g_ptr_array_new_with_free_func(g_free);
     collect(corpus);

@@ -3,7 +3,7 @@
 
 Runs test-corpus --out TMP (which applies a full placement to every file of
 ../shared/corpus/libvirt-xml/libvirt-tests) and `virt-xml-validate FILE
-domain` on each output.  TAP; exit 77 when the corpus or the validator is
+domain` on each output.  TAP; a skip plan (1..0 # SKIP) when the corpus or the validator is
 absent.
 """
 import os
@@ -18,12 +18,12 @@ def main():
     validator = shutil.which("virt-xml-validate")
     if not validator:
         print("1..0 # SKIP virt-xml-validate not installed")
-        return 77
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run([exe, "--out", tmp], capture_output=True, text=True)
-        if r.returncode == 77:
-            print(r.stdout.strip() or "1..0 # SKIP corpus absent")
-            return 77
+        if r.returncode == 0 and r.stdout.startswith("1..0 # SKIP"):
+            print(r.stdout.strip())
+            return 0
         outs = sorted(os.listdir(tmp))
         if not outs:
             print("1..1\nnot ok 1 - test-corpus wrote nothing (rc %d)" % r.returncode)

@@ -10,7 +10,7 @@
  *                   passes through untouched; never a crash.
  *
  * --out DIR writes every applied output there (corpus-validate.py runs
- * virt-xml-validate on them).  Exits 77 with a message when the corpus is
+ * virt-xml-validate on them).  Prints a TAP skip plan when the corpus is
  * absent. */
 #include <stdio.h>
 #include <string.h>
@@ -228,8 +228,10 @@ main(int argc, char **argv)
     good = g_build_filename(root, "libvirt-tests", NULL);
     bad = g_build_filename(root, "invalid", NULL);
     if (!g_file_test(good, G_FILE_TEST_IS_DIR)) {
+        /* a TAP skip plan with status 0: meson 1.0 reports exit 77 of a
+         * TAP test as an error, the plan as SKIP */
         printf("1..0 # SKIP corpus %s absent (set KT_SHARED_DIR)\n", good);
-        return 77;
+        return 0;
     }
     list_xml(good, gfiles);
     list_xml(bad, bfiles);

@@ -190,7 +190,7 @@ try:
                  f'pins {sorted(pinned)}, emulator {sorted(emu or [])})', out)
         finally:
             if kt:
-                kt.stop()
+                kt.cleanup()
             if double:
                 double.stop()
 finally:
