@@ -20,12 +20,10 @@
 #include "kt-error.h"
 #include "monitor.h"
 #include "proxy.h"
-#ifdef KT_HAVE_ENGINE
 #include "domain.h"
 #include "engine.h"
 #include "inventory.h"
 #include "policy.h"
-#endif
 
 /* what a reconcile was asked for */
 enum {
@@ -44,11 +42,9 @@ struct _KtDaemon {
     KtProxy *proxy;
     KtControlServer *control;
     KtMonitor *monitor;
-#ifdef KT_HAVE_ENGINE
     KtPolicy *policy;
     KtInventory *inv;
     KtEngine *engine;
-#endif
     bool engine_new;         /* made by the last load_config: rebuild it */
     GArray *allow_uids;
     GArray *allow_gids;
@@ -145,34 +141,27 @@ prune_recent(gpointer data)
 static void
 engine_abort(KtDaemon *d, const char *uuid)
 {
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         kt_engine_abort(d->engine, uuid);
-#endif
 }
 
 static void
 engine_commit(KtDaemon *d, const char *uuid)
 {
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         kt_engine_commit(d->engine, uuid);
-#endif
 }
 
 static void
 engine_release(KtDaemon *d, const char *uuid)
 {
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         kt_engine_release(d->engine, uuid);
-#endif
 }
 
 static void
 engine_load(KtDaemon *d, const KtDomainState *st)
 {
-#ifdef KT_HAVE_ENGINE
     g_autoptr(GError) err = NULL;
 
     if (!d->engine || !st->xml)
@@ -182,7 +171,6 @@ engine_load(KtDaemon *d, const KtDomainState *st)
         g_message("ledger: domain %s (%s): %s", st->name ? st->name : "?", st->uuid,
                   err->message);
     }
-#endif
 }
 
 #define RC_KIND_BITS 4
@@ -247,7 +235,6 @@ op_rewrite(gpointer data, const char *xml, gsize len, bool *ret_rewrite, char **
            gsize *ret_len, char **ret_uuid, GError **error)
 {
     KtDaemon *d = data;
-#ifdef KT_HAVE_ENGINE
     KtVerdict verdict = KT_VERDICT_PASS;
     g_autofree char *out = NULL;
     g_autofree char *uuid = NULL;
@@ -280,11 +267,6 @@ op_rewrite(gpointer data, const char *xml, gsize len, bool *ret_rewrite, char **
     *ret_len = out_len;
     *ret_uuid = g_steal_pointer(&uuid);
     return TRUE;
-#else
-    *ret_rewrite = false;
-    d->n_pass++;
-    return TRUE;
-#endif
 }
 
 static void
@@ -495,10 +477,8 @@ on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
         g_timeout_add_seconds(1, retry_rebuild, d);
         return;
     }
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         kt_engine_reset(d->engine);
-#endif
     d->n_load_errors = 0;
     for (i = 0; i < domains->len; i++)
         engine_load(d, domains->pdata[i]);
@@ -576,10 +556,8 @@ daemon_status_json(KtDaemon *d)
 {
     g_autofree char *engine_json = NULL;
 
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         engine_json = kt_engine_status_json(d->engine);
-#endif
     return g_strdup_printf(
         "{\"daemon\": {\"ledger_ready\": %s, \"libvirt_connected\": %s, "
         "\"clients\": %u, \"pending\": %u, \"rewrites\": %" G_GUINT64_FORMAT
@@ -614,7 +592,6 @@ daemon_status_text(KtDaemon *d)
                            d->n_reconcile);
     g_string_append_printf(s, "caller identity to libvirtd (CONNECT_SET_IDENTITY): %s\n",
                            ident < 0 ? "not tried yet" : ident ? "accepted" : "refused");
-#ifdef KT_HAVE_ENGINE
     if (d->engine) {
         g_autofree char *text = kt_engine_status_text(d->engine);
 
@@ -623,9 +600,6 @@ daemon_status_text(KtDaemon *d)
     } else {
         g_string_append(s, "no policy: every definition passes through untouched\n");
     }
-#else
-    g_string_append(s, "built without the engine: every definition passes through\n");
-#endif
     return g_string_free(s, FALSE);
 }
 
@@ -674,7 +648,6 @@ reply_placed(const char *xml, const char *uuid)
     return g_variant_builder_end(&b);
 }
 
-#ifdef KT_HAVE_ENGINE
 /* The host's NUMA node ids; caller frees. */
 static KtCpuset *
 host_node_ids(const KtInventory *inv)
@@ -686,7 +659,6 @@ host_node_ids(const KtInventory *inv)
         kt_cpuset_add(nodes, g_array_index(inv->nodes, KtInvNode, i).id);
     return nodes;
 }
-#endif
 
 static GVariant *
 control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
@@ -697,7 +669,6 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
         g_set_error(error, KT_ERROR, KT_ERROR_INVALID, "place-incoming needs 'xml'");
         return NULL;
     }
-#ifdef KT_HAVE_ENGINE
     if (d->engine) {
         g_autoptr(KtDomain) dom = NULL;
         g_autoptr(KtRequest) kreq = NULL;
@@ -742,7 +713,6 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
         kreq = kt_domain_read_request(dom, NULL);
         return reply_placed(xml, kreq ? kreq->uuid : NULL);
     }
-#endif
     return reply_placed(xml, NULL);
 }
 
@@ -801,7 +771,6 @@ control_handler(GVariant *req, gpointer data, GError **error)
 static gboolean
 load_config(KtDaemon *d, GError **error)
 {
-#ifdef KT_HAVE_ENGINE
     g_autoptr(KtPolicy) policy = NULL;
     g_autoptr(KtInventory) inv = NULL;
     const char *path = d->opts.policy_path;
@@ -836,12 +805,6 @@ load_config(KtDaemon *d, GError **error)
         d->allow_gids = g_array_ref(d->policy->allow_gids);
     g_message("policy %s (%s) loaded", path, d->policy->hash ? d->policy->hash : "?");
     return TRUE;
-#else
-    if (d->opts.policy_path)
-        g_message("built without the engine: --policy %s ignored, pass-through only",
-                  d->opts.policy_path);
-    return TRUE;
-#endif
 }
 
 static gboolean
@@ -961,12 +924,10 @@ kt_daemon_free(KtDaemon *d)
     kt_proxy_free(d->proxy);
     kt_control_server_free(d->control);
     kt_monitor_free(d->monitor);
-#ifdef KT_HAVE_ENGINE
     if (d->engine)
         kt_engine_free(d->engine);
     kt_inventory_free(d->inv);
     kt_policy_free(d->policy);
-#endif
     g_clear_pointer(&d->allow_uids, g_array_unref);
     g_clear_pointer(&d->allow_gids, g_array_unref);
     g_hash_table_destroy(d->recent);
