@@ -82,8 +82,8 @@ has_word(const char *list, const char *word)
 /* Removes @node when nothing but blanks is left in it and it carries no
  * attribute: an owned container (cputune, numatune, ...) kvmtune emptied.
  * A container the input had with attributes stays, emptied. */
-static void
-drop_if_empty(xmlNode *node)
+void
+kt_domain_drop_if_empty(xmlNode *node)
 {
     if (!node || !kt_xml_is_blank(node))
         return;
@@ -192,7 +192,7 @@ remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char 
             if (pl->emulator_cpus)
                 kt_xml_children_remove(n, "emulatorpin");
             if (drop)
-                drop_if_empty(n);
+                kt_domain_drop_if_empty(n);
         }
         break;
     case PART_NUMATUNE:
@@ -200,21 +200,21 @@ remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char 
             kt_xml_children_remove(n, "memory");
             kt_xml_children_remove(n, "memnode");
             if (drop)
-                drop_if_empty(n);
+                kt_domain_drop_if_empty(n);
         }
         break;
     case PART_HUGEPAGES:
         if ((n = kt_xml_child(root, "memoryBacking"))) {
             kt_xml_children_remove(n, "hugepages");
             if (drop)
-                drop_if_empty(n);
+                kt_domain_drop_if_empty(n);
         }
         break;
     case PART_GUEST_NUMA:
         if ((n = kt_xml_child(root, "cpu"))) {
             kt_xml_children_remove(n, "numa");
             if (drop)
-                drop_if_empty(n);
+                kt_domain_drop_if_empty(n);
         }
         break;
     case PART_CPU_TOPOLOGY:
@@ -222,7 +222,7 @@ remove_part(xmlNode *root, const KtPlacement *pl, Part p, bool drop, const char 
             kt_xml_children_remove(n, "topology");
             restore_topology(n, record);
             if (drop)
-                drop_if_empty(n);
+                kt_domain_drop_if_empty(n);
         }
         break;
     case PART_LAST:
@@ -279,7 +279,7 @@ strip(KtDomain *dom, bool drop_containers)
             kt_xml_node_remove(c);
     }
     if (drop_containers)
-        drop_if_empty(devices);
+        kt_domain_drop_if_empty(devices);
 }
 
 void
@@ -865,11 +865,11 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     if (part_written(pl, PART_GUEST_NUMA) && !keep[PART_GUEST_NUMA])
         write_guest_numa(root, pl);
     write_devices(root, pl, req, &report);
-    drop_if_empty(kt_xml_child(root, "cputune"));
-    drop_if_empty(kt_xml_child(root, "numatune"));
-    drop_if_empty(kt_xml_child(root, "memoryBacking"));
-    drop_if_empty(kt_xml_child(root, "cpu"));
-    drop_if_empty(kt_xml_child(root, "devices"));
+    kt_domain_drop_if_empty(kt_xml_child(root, "cputune"));
+    kt_domain_drop_if_empty(kt_xml_child(root, "numatune"));
+    kt_domain_drop_if_empty(kt_xml_child(root, "memoryBacking"));
+    kt_domain_drop_if_empty(kt_xml_child(root, "cpu"));
+    kt_domain_drop_if_empty(kt_xml_child(root, "devices"));
 
     meta = kt_xml_child_ensure(root, kt_domain_order, "metadata");
     node = kt_placement_to_node(pl, dom->doc, kept->str, created->str);

@@ -71,13 +71,6 @@ nodes_foreign(xmlNode *root, const KtCpuset *host_nodes)
     return false;
 }
 
-static void
-remove_if_blank(xmlNode *node)
-{
-    if (node && kt_xml_is_blank(node))
-        kt_xml_node_remove(node);
-}
-
 guint
 kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
                               const KtCpuset *host_nodes)
@@ -98,7 +91,7 @@ kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
         }
         for (i = 0; cpu_pin_elements[i]; i++)
             dropped += kt_xml_children_remove(cputune, cpu_pin_elements[i]);
-        remove_if_blank(cputune);
+        kt_domain_drop_if_empty(cputune);
     }
     if (nodes_foreign(root, host_nodes)) {
         xmlNode *numatune = kt_xml_child(root, "numatune");

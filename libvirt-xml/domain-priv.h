@@ -27,6 +27,10 @@ xmlNode *kt_placement_to_node(const KtPlacement *pl, xmlDoc *doc, const char *ke
 KtPlacement *kt_placement_from_node(xmlNode *node, char **ret_kept,
                                     char **ret_created, GError **error);
 
+/* Removes @node when it holds only whitespace; one the input had with
+ * attributes stays, emptied.  NULL is a no-op. */
+void kt_domain_drop_if_empty(xmlNode *node);
+
 /* The <kvmtune:placement> element inside <metadata>, or NULL. */
 xmlNode *kt_domain_find_placement(KtDomain *dom);
 
