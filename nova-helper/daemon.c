@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 
 #include "daemon.h"
+#include "busy-poll.h"
 #include "control.h"
 #include "kt-error.h"
 #include "monitor.h"
@@ -555,7 +556,9 @@ static char *
 daemon_status_json(KtDaemon *d)
 {
     g_autofree char *engine_json = NULL;
+    KtBusyPollStats bp;
 
+    kt_busy_poll_stats(&bp);
     if (d->engine)
         engine_json = kt_engine_status_json(d->engine);
     return g_strdup_printf(
@@ -563,12 +566,15 @@ daemon_status_json(KtDaemon *d)
         "\"clients\": %u, \"pending\": %u, \"rewrites\": %" G_GUINT64_FORMAT
         ", \"passed\": %" G_GUINT64_FORMAT ", \"refused\": %" G_GUINT64_FORMAT
         ", \"reconciled\": %" G_GUINT64_FORMAT ", \"domains_at_rebuild\": %u"
-        ", \"rebuild_ms\": %.1f, \"set_identity\": %d}, \"engine\": %s}",
+        ", \"rebuild_ms\": %.1f, \"set_identity\": %d, \"busy_poll\": {\"max_us\": %u"
+        ", \"window_us\": %u, \"hits\": %" G_GUINT64_FORMAT ", \"misses\": %"
+        G_GUINT64_FORMAT ", \"gated\": %" G_GUINT64_FORMAT ", \"spin_ms\": %.1f}}, \"engine\": %s}",
         d->ledger_ready ? "true" : "false",
         kt_monitor_connected(d->monitor) ? "true" : "false",
         kt_proxy_client_count(d->proxy), kt_proxy_pending_count(d->proxy), d->n_rewrite,
         d->n_pass, d->n_refused, d->n_reconcile, d->n_domains, d->rebuild_ms,
-        kt_proxy_identity_state(d->proxy), engine_json ? engine_json : "null");
+        kt_proxy_identity_state(d->proxy), bp.max_us, bp.window_us, bp.hits, bp.misses,
+        bp.gated, (double)bp.spin_us / 1000.0, engine_json ? engine_json : "null");
 }
 
 static char *
@@ -576,6 +582,7 @@ daemon_status_text(KtDaemon *d)
 {
     GString *s = g_string_new(NULL);
     int ident = kt_proxy_identity_state(d->proxy);
+    KtBusyPollStats bp;
 
     g_string_append_printf(s, "kvmtuned %s: listening on %s, upstream %s\n", KT_VERSION,
                            d->opts.listen_path, d->opts.upstream_path);
@@ -592,6 +599,15 @@ daemon_status_text(KtDaemon *d)
                            d->n_reconcile);
     g_string_append_printf(s, "caller identity to libvirtd (CONNECT_SET_IDENTITY): %s\n",
                            ident < 0 ? "not tried yet" : ident ? "accepted" : "refused");
+    kt_busy_poll_stats(&bp);
+    if (bp.max_us)
+        g_string_append_printf(s, "busy polling: window %u us of at most %u; %" G_GUINT64_FORMAT
+                               " events caught polling, %" G_GUINT64_FORMAT " after sleeping; "
+                               "%.1f ms spent polling; %" G_GUINT64_FORMAT " sleeps without polling "
+                               "(more than one call in flight)\n", bp.window_us, bp.max_us,
+                               bp.hits, bp.misses, (double)bp.spin_us / 1000.0, bp.gated);
+    else
+        g_string_append(s, "busy polling: off\n");
     if (d->engine) {
         g_autofree char *text = kt_engine_status_text(d->engine);
 
@@ -900,9 +916,22 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     return g_steal_pointer(&d);
 }
 
+/* A lone caller waits on each hop in turn and busy polling saves it the
+ * wake-ups; with more calls in flight libvirtd keeps the CPUs busy and
+ * polling would only take time from it. */
+static gboolean
+busy_poll_gate(gpointer data)
+{
+    KtDaemon *d = data;
+
+    return kt_proxy_calls_in_flight(d->proxy) <= 1;
+}
+
 int
 kt_daemon_run(KtDaemon *d)
 {
+    kt_busy_poll_install(g_main_loop_get_context(d->loop), d->opts.busy_poll_us,
+                         busy_poll_gate, d);
     g_main_loop_run(d->loop);
     return d->exit_status;
 }

@@ -9,6 +9,9 @@
 #define KT_DAEMON_DEFAULT_LISTEN "/run/kvmtune/libvirt-sock"
 #define KT_DAEMON_DEFAULT_UPSTREAM "/run/libvirt/libvirt-sock"
 #define KT_DAEMON_MODULAR_UPSTREAM "/run/libvirt/virtqemud-sock"
+/* busy-poll.h: the longest the main loop polls before it sleeps (KVM's
+ * halt_poll_ns default, for the same reason) */
+#define KT_DAEMON_DEFAULT_BUSY_POLL_US 200
 
 typedef struct {
     char *policy_path;       /* NULL: KT_SYSCONFDIR/kvmtune/policy.yaml if present */
@@ -21,6 +24,7 @@ typedef struct {
     char *libvirt_uri;       /* NULL: qemu+unix:///system?socket=<upstream> */
     bool foreground;
     bool set_identity;
+    guint busy_poll_us;      /* 0: the main loop always sleeps in poll() */
 } KtDaemonOptions;
 
 typedef struct _KtDaemon KtDaemon;

@@ -87,6 +87,7 @@ struct _Conn {
     guint32 open_serial;
     bool identity_wait;
     guint32 identity_serial;
+    guint calls_in_flight;        /* calls sent upstream, not answered yet */
 };
 
 /* A peer the allow-list refused: it gets one libvirt error reply to its
@@ -112,10 +113,20 @@ struct _KtProxy {
     GHashTable *pending_uuids;    /* uuid -> count (GUINT_TO_POINTER) */
     GList *denied;                /* Denied* */
     int identity_state;
+    guint calls_in_flight;        /* sum over conns */
     guint8 *rbuf;                 /* READ_CHUNK; every read is consumed at once */
 };
 
 static void conn_close(Conn *c, const char *why);
+
+/* Every call sent upstream is counted until its reply comes back (busy
+ * polling asks how many are outstanding). */
+static void
+call_sent(Conn *c)
+{
+    c->calls_in_flight++;
+    c->proxy->calls_in_flight++;
+}
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -325,6 +336,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
     gsize out_len = 0;
 
     if (!proxy->ops.rewrite) {
+        call_sent(c);
         side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
         return;
     }
@@ -334,6 +346,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
         if (!rewrite) {
             if (uuid)
                 pending_add(c, f->hdr.serial, KT_PROXY_PENDING_PASS, f->hdr.proc, uuid);
+            call_sent(c);
             side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
             return;
         }
@@ -346,6 +359,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
                 kind = KT_PROXY_PENDING_CREATE;
             pending_add(c, f->hdr.serial, kind, f->hdr.proc, uuid);
             g_free(data);
+            call_sent(c);
             side_enqueue(&c->upstream, out, out_len, fds, f->nfds);
             return;
         }
@@ -378,6 +392,8 @@ client_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
         c->open_seen = true;
         c->open_serial = f->hdr.serial;
     }
+    if (f->hdr.type == KT_RPC_CALL || f->hdr.type == KT_RPC_CALL_WITH_FDS)
+        call_sent(c);
     side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
 }
 
@@ -403,6 +419,7 @@ send_identity(Conn *c)
     c->identity_serial = c->open_serial;
     call = kt_rpc_set_identity_encode(c->identity_serial, c->uid, c->gid, c->pid,
                                       user, group, &len);
+    call_sent(c);
     side_enqueue(&c->upstream, call, len, NULL, 0);
     /* hold the client's next calls until libvirtd has the identity */
     c->identity_wait = true;
@@ -415,6 +432,10 @@ upstream_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
     bool is_reply = f->hdr.type == KT_RPC_REPLY || f->hdr.type == KT_RPC_REPLY_WITH_FDS;
     Pending *pd;
 
+    if (is_reply && c->calls_in_flight > 0) {
+        c->calls_in_flight--;
+        proxy->calls_in_flight--;
+    }
     if (!is_reply || f->hdr.prog != KT_RPC_PROG_REMOTE) {
         side_enqueue(&c->client, data, f->len, fds, f->nfds);
         return;
@@ -788,6 +809,7 @@ conn_close(Conn *c, const char *why)
 
     g_debug("conn %u: closing: %s", c->id, why);
     proxy->conns = g_list_remove(proxy->conns, c);
+    proxy->calls_in_flight -= c->calls_in_flight;
     g_hash_table_iter_init(&iter, c->pending);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         Pending *pd = value;
@@ -1073,6 +1095,12 @@ kt_proxy_pending_count(KtProxy *proxy)
     for (l = proxy->conns; l; l = l->next)
         n += g_hash_table_size(((Conn *)l->data)->pending);
     return n;
+}
+
+guint
+kt_proxy_calls_in_flight(KtProxy *proxy)
+{
+    return proxy ? proxy->calls_in_flight : 0;
 }
 
 bool

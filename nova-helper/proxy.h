@@ -70,6 +70,9 @@ KtProxy *kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config,
 guint kt_proxy_client_count(KtProxy *proxy);
 /* Operations sent upstream and not answered yet, over all clients. */
 guint kt_proxy_pending_count(KtProxy *proxy);
+/* Calls of any program sent upstream and not answered yet, over all
+ * clients (the proxy's own CONNECT_SET_IDENTITY included). */
+guint kt_proxy_calls_in_flight(KtProxy *proxy);
 /* True when @uuid has a define/create or undefine in flight. */
 bool kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid);
 /* The UUIDs with operations in flight; g_ptr_array_unref frees. */
