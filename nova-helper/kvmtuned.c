@@ -3,6 +3,9 @@
  * line. */
 #include <errno.h>
 #include <locale.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,6 +45,7 @@ main(int argc, char **argv)
     g_autofree char *upstream = NULL;
     g_autofree char *control = NULL;
     g_autofree char *uri = NULL;
+    gint busy_poll = KT_DAEMON_DEFAULT_BUSY_POLL_US;
     gboolean foreground = FALSE;
     gboolean no_identity = FALSE;
     gboolean verbose = FALSE;
@@ -69,6 +73,10 @@ main(int argc, char **argv)
           "qemu+unix:///system?socket=<upstream>)", "URI" },
         { "no-set-identity", 0, 0, G_OPTION_ARG_NONE, &no_identity,
           "Do not pass the caller's uid/gid/pid upstream with CONNECT_SET_IDENTITY", NULL },
+        { "busy-poll", 0, 0, G_OPTION_ARG_INT, &busy_poll,
+          "Poll up to USEC microseconds before the main loop sleeps, adapting like "
+          "KVM's halt-polling (default " G_STRINGIFY(KT_DAEMON_DEFAULT_BUSY_POLL_US)
+          "; 0 turns it off; see the description below)", "USEC" },
         { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
           "Stay in the foreground (for systemd Type=notify)", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
@@ -82,11 +90,25 @@ main(int argc, char **argv)
     int status;
 
     setlocale(LC_ALL, "");
+#ifdef __GLIBC__
+    /* The ledger rebuild fetches every domain's XML from a few threads;
+     * with one malloc arena per thread the freed megabytes stay scattered
+     * over arenas malloc_trim cannot shrink (25-29 MiB after a rebuild of
+     * 2,240 domains, against 23 MiB with two arenas and no slower). */
+    mallopt(M_ARENA_MAX, 2);
+#endif
     g_option_context_set_summary(ctx,
         "libvirt RPC proxy: forwards every call to libvirtd and rewrites domain\n"
         "definitions (define/create) with the placement the policy asks for.\n"
         "SIGHUP reloads the policy and inventory and rebuilds the ledger;\n"
-        "SIGTERM exits cleanly.");
+        "SIGTERM exits cleanly.\n"
+        "\n"
+        "Busy polling: every relayed frame would otherwise wake kvmtuned from\n"
+        "sleep, which on a busy or virtualised host costs more than the relay\n"
+        "itself.  kvmtuned polls for a short, adaptive window first: it grows\n"
+        "while replies and calls follow each other closely and shrinks to\n"
+        "nothing when the daemon is idle or waits on slow calls, so the CPU it\n"
+        "spends is bounded by the traffic (see `kvmtune status`).");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "kvmtuned: %s\n", err->message);
@@ -113,6 +135,12 @@ main(int argc, char **argv)
     opts.libvirt_uri = uri;
     opts.foreground = foreground;
     opts.set_identity = !no_identity;
+    if (busy_poll < 0 || busy_poll > 10000) {
+        fprintf(stderr, "kvmtuned: --busy-poll must be 0..10000 microseconds, not %d\n",
+                busy_poll);
+        return 1;
+    }
+    opts.busy_poll_us = (guint)busy_poll;
     if (listen_mode) {
         char *end = NULL;
         guint64 mode = g_ascii_strtoull(listen_mode, &end, 8);
