@@ -246,6 +246,12 @@ class Kvmtuned:
                     return int(line.split()[1])
         return None
 
+    def cpu_seconds(self):
+        """User + system CPU time kvmtuned has used."""
+        with open(f'/proc/{self.pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
     def log_tail(self, n=30):
         try:
             with open(self.log, errors='replace') as f:
