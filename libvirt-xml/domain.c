@@ -108,6 +108,48 @@ kt_domain_free(KtDomain *dom)
     g_free(dom);
 }
 
+/* <sysinfo type='smbios'><system><entry name='uuid'>: libvirt takes the
+ * domain's UUID from there when <uuid> is missing (and refuses the two
+ * differing), so kvmtune must pick the same one. */
+static char *
+sysinfo_uuid(xmlNode *root)
+{
+    xmlNode *si;
+
+    for (si = kt_xml_child(root, "sysinfo"); si; si = kt_xml_child_next(si, "sysinfo")) {
+        xmlNode *sys = kt_xml_child(si, "system");
+        xmlNode *e;
+
+        for (e = sys ? kt_xml_child(sys, "entry") : NULL; e; e = kt_xml_child_next(e, "entry")) {
+            g_autofree char *name = kt_xml_prop(e, "name");
+            g_autofree char *text = NULL;
+
+            if (g_strcmp0(name, "uuid") != 0)
+                continue;
+            text = kt_xml_text(e);
+            return g_uuid_string_is_valid(text) ? g_ascii_strdown(text, -1) : NULL;
+        }
+    }
+    return NULL;
+}
+
+char *
+kt_domain_ensure_uuid(KtDomain *dom)
+{
+    xmlNode *root = xmlDocGetRootElement(dom->doc);
+    g_autofree char *uuid = NULL;
+    xmlNode *n;
+
+    if (!root || kt_xml_child(root, "uuid"))
+        return NULL;
+    uuid = sysinfo_uuid(root);
+    if (!uuid)
+        uuid = g_uuid_string_random();
+    n = kt_xml_child_insert(root, kt_domain_order, "uuid");
+    xmlNodeAddContent(n, BAD_CAST uuid);
+    return g_steal_pointer(&uuid);
+}
+
 char *
 kt_domain_format(KtDomain *dom, gsize *ret_len)
 {

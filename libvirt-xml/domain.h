@@ -60,6 +60,12 @@ void kt_domain_strip(KtDomain *dom);
 guint kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
                                     const KtCpuset *host_nodes);
 
+/* A definition without <uuid> gets the SMBIOS system UUID of its
+ * <sysinfo>, else a random one, as libvirt would at define time (kvmtune
+ * needs it first, as the key of the booking).  Returns the new UUID, or NULL when a <uuid> element is there
+ * already (well-formed or not: libvirt judges that one). */
+char *kt_domain_ensure_uuid(KtDomain *dom);
+
 /* Serialises; the XML declaration only if the input had one.  Caller frees. */
 char *kt_domain_format(KtDomain *dom, gsize *ret_len);
 

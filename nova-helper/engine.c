@@ -176,8 +176,14 @@ decide(KtEngine *e, KtDomain *dom, Decision *d, GError **error)
     if (!d->req)
         return FALSE;
     d->rule = kt_allocator_match(e->policy, d->req, &d->profile, &d->profile_name);
-    if (!d->profile || !d->req->uuid)
+    if (!d->profile)
         return TRUE;
+    if (!d->req->uuid) {
+        /* Nova always sends one; virsh users often do not */
+        d->req->uuid = kt_domain_ensure_uuid(dom);
+        if (!d->req->uuid)
+            return TRUE;      /* a malformed <uuid>: libvirt refuses it */
+    }
     d->signature = signature(d->req, d->profile->name);
 
     b = kt_ledger_lookup(e->ledger, d->req->uuid);

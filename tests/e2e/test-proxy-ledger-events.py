@@ -7,11 +7,13 @@
   its booking while it runs and releases it when it stops;
 - a domain defined directly on libvirtd with a placement (copied from one
   kvmtuned made) is booked from the Defined event, so kvmtuned refuses to
-  hand the same CPU out again.
+  hand the same CPU out again;
+- a definition without <uuid> gets one from kvmtuned and is booked by it.
 On the live host: one dedicated CPU, so every check is a real capacity test.
 """
 
 import os
+import re
 import sys
 import time
 
@@ -78,5 +80,21 @@ with kp.Sandbox() as lv:
         t.ok(r.returncode != 0, 'so the proxy does not hand CPU 1 out twice', r.stderr)
         lv.virsh('undefine', 'copied-placement')
         t.ok(wait_bookings(kt, []), 'and releases it when that domain goes')
+
+        # Written by hand, without <uuid>: kvmtuned gives it one to key the
+        # booking by, and libvirt keeps it.
+        _, x6 = kp.nova_xml('no-uuid', 'e2e.pinned.small', 1, 64)
+        x6 = re.sub(r'\s*<uuid>[^<]*</uuid>', '', x6)
+        r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x6, check=False)
+        t.ok(r.returncode == 0, 'a pinned domain without <uuid> defined through the proxy',
+             r.stderr)
+        dx = lv.virsh('dumpxml', '--inactive', 'no-uuid', check=False).stdout
+        ok, out = kp.validate_xml(dx)
+        t.ok(ok, 'its XML validates', out)
+        u6 = lv.virsh('domuuid', 'no-uuid', check=False).stdout.strip()
+        t.ok(kp.placement_of(dx) is not None and bookings(kt) == [u6],
+             'it is placed and booked under the UUID libvirt kept', (u6, bookings(kt)))
+        lv.virsh('undefine', 'no-uuid', uri=kt.uri)
+        t.ok(wait_bookings(kt, []), 'undefined: released')
         t.ok(kt.alive(), 'kvmtuned still running')
 sys.exit(t.done())

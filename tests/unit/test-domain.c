@@ -151,6 +151,59 @@ test_format_identity(void)
     g_assert_cmpstr(b, ==, plain_xml);
 }
 
+static char *
+ensure_uuid(const char *xml, char **ret_uuid)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtDomain) dom = kt_domain_parse(xml, strlen(xml), &err);
+
+    g_assert_no_error(err);
+    *ret_uuid = kt_domain_ensure_uuid(dom);
+    return kt_domain_format(dom, NULL);
+}
+
+static void
+test_ensure_uuid(void)
+{
+    g_autofree char *uuid = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *want = NULL;
+
+    /* present: untouched, byte for byte */
+    out = ensure_uuid(nova_xml, &uuid);
+    g_assert_null(uuid);
+    g_assert_cmpstr(out, ==, nova_xml);
+    g_clear_pointer(&out, g_free);
+
+    /* missing: a random one, right after <name>, indented like it */
+    out = ensure_uuid("<domain type='qemu'>\n  <name>x</name>\n  <memory>1024</memory>\n"
+                      "</domain>\n", &uuid);
+    g_assert_nonnull(uuid);
+    g_assert_true(g_uuid_string_is_valid(uuid));
+    want = g_strdup_printf("<domain type='qemu'>\n  <name>x</name>\n  <uuid>%s</uuid>\n"
+                           "  <memory>1024</memory>\n</domain>\n", uuid);
+    g_assert_cmpstr(out, ==, want);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&uuid, g_free);
+
+    /* missing, but SMBIOS has one: libvirt would take that one */
+    out = ensure_uuid("<domain type='qemu'>\n  <name>x</name>\n"
+                      "  <sysinfo type='smbios'>\n    <system>\n"
+                      "      <entry name='manufacturer'>OpenStack</entry>\n"
+                      "      <entry name='uuid'>0B5C7C2A-3E1F-4C55-9F7B-2A1D3E4F5A6B</entry>\n"
+                      "    </system>\n  </sysinfo>\n</domain>\n", &uuid);
+    g_assert_cmpstr(uuid, ==, "0b5c7c2a-3e1f-4c55-9f7b-2a1d3e4f5a6b");
+    g_assert_nonnull(strstr(out, "<name>x</name>\n  <uuid>0b5c7c2a-3e1f-4c55-9f7b-2a1d3e4f5a6b"
+                                 "</uuid>\n  <sysinfo"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&uuid, g_free);
+
+    /* a malformed <uuid> is libvirt's to refuse, not ours to replace */
+    out = ensure_uuid("<domain type='qemu'><name>x</name><uuid>nope</uuid></domain>", &uuid);
+    g_assert_null(uuid);
+    g_assert_cmpstr(out, ==, "<domain type='qemu'><name>x</name><uuid>nope</uuid></domain>");
+}
+
 static void
 test_read_request(void)
 {
@@ -656,6 +709,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/domain/format-identity", test_format_identity);
+    g_test_add_func("/domain/ensure-uuid", test_ensure_uuid);
     g_test_add_func("/domain/read-request", test_read_request);
     g_test_add_func("/domain/read-tuning", test_read_tuning);
     g_test_add_func("/domain/placement-roundtrip", test_placement_roundtrip);
