@@ -56,6 +56,8 @@ struct _KtDaemon {
     /* uuid -> expiry: defines the proxy saw committed, whose DEFINED or
      * STARTED event needs no lookup */
     GHashTable *recent;
+    GHashTable *active;           /* UUIDs of running domains, from the rebuild
+                                   * and STARTED/STOPPED events */
     /* uuids whose pending booking a rebuild or reload dropped */
     GHashTable *orphans;
     /* uuids whose DEFINED/STARTED event came while the proxy still waited
@@ -109,18 +111,43 @@ kt_daemon_notify(const char *state)
 
 /* ---- engine glue --------------------------------------------------------- */
 
+/* Lifecycle events the proxy's own operations cause, and which kvmtuned
+ * therefore need not look up again: a define or create shows up as
+ * DEFINED or STARTED, an undefine as UNDEFINED. */
+#define EV_BIT(e) (1u << (e))
+#define RECENT_DEFINE (EV_BIT(0) | EV_BIT(2))
+#define RECENT_UNDEFINE EV_BIT(1)
+
+typedef struct {
+    gint64 expires;
+    guint events;
+} Recent;
+
 static void
-recent_add(KtDaemon *d, const char *uuid)
+recent_add(KtDaemon *d, const char *uuid, guint events)
 {
-    g_hash_table_replace(d->recent, g_strdup(uuid),
-                         g_memdup2(&(gint64){ g_get_monotonic_time() + RECENT_TTL_US },
-                                   sizeof(gint64)));
+    Recent *r = g_hash_table_lookup(d->recent, uuid);
+
+    if (!r) {
+        r = g_new0(Recent, 1);
+        g_hash_table_insert(d->recent, g_strdup(uuid), r);
+    }
+    r->expires = g_get_monotonic_time() + RECENT_TTL_US;
+    r->events |= events;
 }
 
+/* TRUE (and forgotten) when @event was expected for @uuid. */
 static bool
-recent_take(KtDaemon *d, const char *uuid)
+recent_take(KtDaemon *d, const char *uuid, int event)
 {
-    return g_hash_table_remove(d->recent, uuid);
+    Recent *r = g_hash_table_lookup(d->recent, uuid);
+
+    if (!r || !(r->events & EV_BIT(event)))
+        return false;
+    r->events &= ~((r->events & RECENT_DEFINE & EV_BIT(event)) ? RECENT_DEFINE : EV_BIT(event));
+    if (!r->events)
+        g_hash_table_remove(d->recent, uuid);
+    return true;
 }
 
 static gboolean
@@ -133,7 +160,7 @@ prune_recent(gpointer data)
 
     g_hash_table_iter_init(&iter, d->recent);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        if (*(gint64 *)value < now)
+        if (((Recent *)value)->expires < now)
             g_hash_table_iter_remove(&iter);
     }
     return G_SOURCE_CONTINUE;
@@ -209,6 +236,10 @@ on_reconciled(gpointer data, const KtDomainState *st, int packed)
         return;     /* the proxy will see libvirt's answer itself */
     if (tag == RC_LOST_DEFINE || tag == RC_ORPHAN)
         engine_abort(d, st->uuid);
+    if (st->exists && st->active)
+        g_hash_table_add(d->active, g_strdup(st->uuid));
+    else
+        g_hash_table_remove(d->active, st->uuid);
     if (st->exists) {
         g_debug("reconcile %s: defined in libvirt, booking its placement", st->uuid);
         engine_load(d, st);
@@ -288,22 +319,29 @@ op_resolved(gpointer data, KtProxyPendingKind kind, const char *uuid, bool ok)
         if (ok) {
             engine_commit(d, uuid);
             if (!early)
-                recent_add(d, uuid);
+                recent_add(d, uuid, RECENT_DEFINE);
         } else {
             engine_abort(d, uuid);
         }
         break;
     case KT_PROXY_PENDING_UNDEFINE:
-        /* a running domain stays as a transient one: its UNDEFINED event
-         * reconciles and books it again until it stops */
-        if (ok)
-            engine_release(d, uuid);
+        if (!ok)
+            break;
+        if (g_hash_table_contains(d->active, uuid)) {
+            /* a running domain stays as a transient one: book what libvirt
+             * holds until it stops */
+            reconcile(d, uuid, RC_EVENT);
+            break;
+        }
+        engine_release(d, uuid);
+        if (!early)
+            recent_add(d, uuid, RECENT_UNDEFINE);
         break;
     case KT_PROXY_PENDING_PASS:
         /* the engine booked Nova's own pins at once; libvirt said no, so
          * book whatever libvirt really holds for this UUID */
         if (ok && !early)
-            recent_add(d, uuid);
+            recent_add(d, uuid, RECENT_DEFINE);
         else if (!ok)
             reconcile(d, uuid, RC_EVENT);
         break;
@@ -481,8 +519,14 @@ on_rebuilt(gpointer data, GPtrArray *domains, const GError *error)
     if (d->engine)
         kt_engine_reset(d->engine);
     d->n_load_errors = 0;
-    for (i = 0; i < domains->len; i++)
-        engine_load(d, domains->pdata[i]);
+    g_hash_table_remove_all(d->active);
+    for (i = 0; i < domains->len; i++) {
+        const KtDomainState *st = domains->pdata[i];
+
+        engine_load(d, st);
+        if (st->active)
+            g_hash_table_add(d->active, g_strdup(st->uuid));
+    }
     mark_orphans(d);
     d->rebuilding = false;
     {
@@ -531,19 +575,22 @@ on_event(gpointer data, const char *uuid, const char *name, int event, int detai
     touch(d, uuid);
     g_debug("event %d/%d for %s (%s)", event, detail, name, uuid);
     switch (event) {
-    case 0:   /* VIR_DOMAIN_EVENT_DEFINED */
     case 2:   /* STARTED */
-        if (recent_take(d, uuid))
+        g_hash_table_add(d->active, g_strdup(uuid));
+        G_GNUC_FALLTHROUGH;
+    case 0:   /* VIR_DOMAIN_EVENT_DEFINED */
+    case 1:   /* UNDEFINED */
+        if (recent_take(d, uuid, event))
             return;
         break;
-    case 1:   /* UNDEFINED */
     case 5:   /* STOPPED */
+        g_hash_table_remove(d->active, uuid);
         break;
     default:
         return;
     }
     if (kt_proxy_uuid_pending(d->proxy, uuid)) {
-        if (event == 0 || event == 2)
+        if (event != 5)
             g_hash_table_add(d->early, g_strdup(uuid));
         return;
     }
@@ -721,7 +768,7 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
         if (verdict == KT_VERDICT_REWRITE) {
             kt_engine_commit(d->engine, uuid);
             touch(d, uuid);
-            recent_add(d, uuid);
+            recent_add(d, uuid, RECENT_DEFINE);
             d->n_rewrite++;
             return reply_placed(out, uuid);
         }
@@ -888,6 +935,7 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     d->opts.libvirt_uri = opts->libvirt_uri ? g_strdup(opts->libvirt_uri) :
         g_strdup_printf("qemu+unix:///system?socket=%s", d->opts.upstream_path);
     d->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->orphans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -916,15 +964,21 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     return g_steal_pointer(&d);
 }
 
-/* A lone caller waits on each hop in turn and busy polling saves it the
- * wake-ups; with more calls in flight libvirtd keeps the CPUs busy and
- * polling would only take time from it. */
+/* Polling pays for a lone caller: while its one call is with libvirtd, and
+ * just after its reply went out, when its next call is likely to follow
+ * within microseconds.  With more calls in flight libvirtd keeps the CPUs
+ * busy, and lifecycle events from other clients' work are no reason to
+ * poll: either way polling would only take CPU time from libvirtd. */
 static gboolean
 busy_poll_gate(gpointer data)
 {
     KtDaemon *d = data;
+    guint in_flight = kt_proxy_calls_in_flight(d->proxy);
 
-    return kt_proxy_calls_in_flight(d->proxy) <= 1;
+    if (in_flight == 1)
+        return TRUE;
+    return in_flight == 0 &&
+        g_get_monotonic_time() - kt_proxy_last_reply(d->proxy) < KT_DAEMON_BUSY_POLL_FOLLOW_US;
 }
 
 int
@@ -960,6 +1014,7 @@ kt_daemon_free(KtDaemon *d)
     g_clear_pointer(&d->allow_uids, g_array_unref);
     g_clear_pointer(&d->allow_gids, g_array_unref);
     g_hash_table_destroy(d->recent);
+    g_hash_table_destroy(d->active);
     g_hash_table_destroy(d->orphans);
     g_hash_table_destroy(d->early);
     g_hash_table_destroy(d->touched);

@@ -8,7 +8,8 @@
 - a domain defined directly on libvirtd with a placement (copied from one
   kvmtuned made) is booked from the Defined event, so kvmtuned refuses to
   hand the same CPU out again;
-- a definition without <uuid> gets one from kvmtuned and is booked by it.
+- a definition without <uuid> gets one from kvmtuned and is booked by it;
+- a running domain undefined through the proxy stays booked until it stops.
 On the live host: one dedicated CPU, so every check is a real capacity test.
 """
 
@@ -96,5 +97,19 @@ with kp.Sandbox() as lv:
              'it is placed and booked under the UUID libvirt kept', (u6, bookings(kt)))
         lv.virsh('undefine', 'no-uuid', uri=kt.uri)
         t.ok(wait_bookings(kt, []), 'undefined: released')
+
+        # Undefining a running domain leaves it transient: still booked
+        # until it stops, so its CPU is not handed out meanwhile.
+        u7, x7 = kp.nova_xml('instance-0000ee07', 'e2e.pinned.small', 1, 64)
+        lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x7)
+        lv.virsh('start', 'instance-0000ee07', uri=kt.uri)
+        r = lv.virsh('undefine', 'instance-0000ee07', uri=kt.uri, check=False)
+        t.ok(r.returncode == 0, 'a running domain undefined through the proxy', r.stderr)
+        time.sleep(1)       # any UNDEFINED event has arrived by now
+        t.ok(bookings(kt) == [u7], 'it stays booked while it runs (transient)', bookings(kt))
+        r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x5, check=False)
+        t.ok(r.returncode != 0, 'its CPU is not handed out meanwhile', r.stderr)
+        lv.virsh('destroy', 'instance-0000ee07', uri=kt.uri)
+        t.ok(wait_bookings(kt, []), 'stopped: released', bookings(kt))
         t.ok(kt.alive(), 'kvmtuned still running')
 sys.exit(t.done())
