@@ -16,7 +16,7 @@ kt_busy_poll_next_window(guint window_us, guint max_us, gboolean hit, guint64 bl
     if (hit || max_us == 0)
         return MIN(window_us, max_us);
     if (block_us > max_us)
-        return window_us / 2;      /* idle, or waiting on something slow */
+        return 0;      /* idle, or waiting on something slow: stop (KVM's default) */
     if (block_us > window_us) {
         /* a longer window would have caught this event */
         guint next = window_us ? window_us * 2 : KT_BUSY_POLL_START_US;

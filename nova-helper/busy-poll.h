@@ -8,9 +8,9 @@
  * before it blocks, so a reply that is about to arrive is picked up by a
  * running thread.  The window adapts (KVM's rule): it grows when a block
  * ended soon after the window ran out (a slightly longer poll would have
- * caught it) and shrinks when the loop sat idle for longer than the
- * maximum, so an idle daemon burns nothing and a daemon waiting on slow
- * defines stops polling.
+ * caught it) and drops to nothing when the loop sat idle for longer than
+ * the maximum, so an idle daemon burns nothing and a daemon waiting on
+ * slow defines stops polling.
  *
  * Polling only pays while CPUs sit idle between the hops of one caller's
  * calls; with several calls in flight the host is busy and a polling

@@ -12,6 +12,8 @@
 /* busy-poll.h: the longest the main loop polls before it sleeps (KVM's
  * halt_poll_ns default, for the same reason) */
 #define KT_DAEMON_DEFAULT_BUSY_POLL_US 200
+/* ...and how long after a reply a caller's next call is waited for */
+#define KT_DAEMON_BUSY_POLL_FOLLOW_US 1000
 
 typedef struct {
     char *policy_path;       /* NULL: KT_SYSCONFDIR/kvmtune/policy.yaml if present */

@@ -114,6 +114,7 @@ struct _KtProxy {
     GList *denied;                /* Denied* */
     int identity_state;
     guint calls_in_flight;        /* sum over conns */
+    gint64 last_reply;            /* monotonic us of the last reply relayed */
     guint8 *rbuf;                 /* READ_CHUNK; every read is consumed at once */
 };
 
@@ -435,6 +436,7 @@ upstream_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
     if (is_reply && c->calls_in_flight > 0) {
         c->calls_in_flight--;
         proxy->calls_in_flight--;
+        proxy->last_reply = g_get_monotonic_time();
     }
     if (!is_reply || f->hdr.prog != KT_RPC_PROG_REMOTE) {
         side_enqueue(&c->client, data, f->len, fds, f->nfds);
@@ -1101,6 +1103,12 @@ guint
 kt_proxy_calls_in_flight(KtProxy *proxy)
 {
     return proxy ? proxy->calls_in_flight : 0;
+}
+
+gint64
+kt_proxy_last_reply(KtProxy *proxy)
+{
+    return proxy ? proxy->last_reply : 0;
 }
 
 bool

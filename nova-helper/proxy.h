@@ -73,6 +73,8 @@ guint kt_proxy_pending_count(KtProxy *proxy);
 /* Calls of any program sent upstream and not answered yet, over all
  * clients (the proxy's own CONNECT_SET_IDENTITY included). */
 guint kt_proxy_calls_in_flight(KtProxy *proxy);
+/* g_get_monotonic_time() of the last reply relayed to a client; 0: none. */
+gint64 kt_proxy_last_reply(KtProxy *proxy);
 /* True when @uuid has a define/create or undefine in flight. */
 bool kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid);
 /* The UUIDs with operations in flight; g_ptr_array_unref frees. */

@@ -13,9 +13,9 @@ test_rule(void)
 {
     /* an event caught while polling keeps the window */
     g_assert_cmpuint(kt_busy_poll_next_window(80, 200, TRUE, 0), ==, 80);
-    /* a block longer than the maximum: idle or slow, halve */
-    g_assert_cmpuint(kt_busy_poll_next_window(80, 200, FALSE, 5000), ==, 40);
-    g_assert_cmpuint(kt_busy_poll_next_window(1, 200, FALSE, 5000), ==, 0);
+    /* a block longer than the maximum: idle or slow, stop polling */
+    g_assert_cmpuint(kt_busy_poll_next_window(80, 200, FALSE, 5000), ==, 0);
+    g_assert_cmpuint(kt_busy_poll_next_window(200, 200, FALSE, 201), ==, 0);
     g_assert_cmpuint(kt_busy_poll_next_window(0, 200, FALSE, G_MAXUINT64), ==, 0);
     /* a short block a longer window would have caught: grow, from a start */
     g_assert_cmpuint(kt_busy_poll_next_window(0, 200, FALSE, 50), ==, 10);
@@ -129,7 +129,7 @@ test_idle_shrinks(void)
     /* grow the window first */
     run_feed(10000, 50, 100, &st);
     g_assert_cmpuint(st.window_us, >, 0);
-    /* then only a 30 ms timer: each poll runs out, the window halves to 0 */
+    /* then only a 30 ms timer: the poll runs out, the window drops to 0 */
     src = g_timeout_source_new(30);
     g_source_set_callback(src, on_timeout, &ticks, NULL);
     g_source_attach(src, ctx);
