@@ -88,6 +88,8 @@ struct _Conn {
     bool identity_wait;
     guint32 identity_serial;
     guint calls_in_flight;        /* calls sent upstream, not answered yet */
+    guint connect_timer;          /* retrying a connect libvirtd had no room for */
+    gint64 connect_deadline;
 };
 
 /* A peer the allow-list refused: it gets one libvirt error reply to its
@@ -812,6 +814,9 @@ conn_close(Conn *c, const char *why)
     g_debug("conn %u: closing: %s", c->id, why);
     proxy->conns = g_list_remove(proxy->conns, c);
     proxy->calls_in_flight -= c->calls_in_flight;
+    if (c->connect_timer)
+        g_source_destroy(g_main_context_find_source_by_id(g_main_context_get_thread_default(),
+                                                          c->connect_timer));
     g_hash_table_iter_init(&iter, c->pending);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         Pending *pd = value;
@@ -830,25 +835,29 @@ conn_close(Conn *c, const char *why)
     g_free(c);
 }
 
+/* Non-blocking: a unix connect completes at once, or fails with EAGAIN
+ * when libvirtd's listen backlog is full (libvirtd busy or hung), and
+ * then waiting here would stall every client.  -1 + @error on failure;
+ * -1 with *@busy set on EAGAIN (try again later). */
 static int
-connect_upstream(const char *path, GError **error)
+connect_upstream(const char *path, bool *busy, GError **error)
 {
     struct sockaddr_un addr;
-    int fd = kt_unix_socket(path, 0, &addr, error);
+    int fd = kt_unix_socket(path, SOCK_NONBLOCK, &addr, error);
 
+    *busy = false;
     if (fd < 0)
         return -1;
-    /* blocking connect: a unix connect completes at once unless libvirtd's
-     * backlog is full, and then waiting is right */
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int err = errno;
+
+        close(fd);
+        if (err == EAGAIN || err == EINTR) {
+            *busy = true;
+            return -1;
+        }
         g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot connect to libvirtd at %s: %s",
-                    path, g_strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!g_unix_set_fd_nonblocking(fd, TRUE, NULL)) {
-        g_set_error(error, KT_ERROR, KT_ERROR_IO, "cannot set O_NONBLOCK");
-        close(fd);
+                    path, g_strerror(err));
         return -1;
     }
     return fd;
@@ -910,6 +919,68 @@ denied_io(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean conn_connect_retry(gpointer data);
+
+/* Connects @c upstream and starts relaying; while libvirtd's backlog is
+ * full, retries on a timer with the client left unread (its frames wait
+ * in its socket).  FALSE + @error: give up on this client. */
+static gboolean
+conn_connect(Conn *c, GError **error)
+{
+    KtProxy *proxy = c->proxy;
+    bool busy = false;
+    int ufd = connect_upstream(proxy->config.upstream_path, &busy, error);
+
+    if (ufd < 0 && !busy)
+        return FALSE;
+    if (ufd < 0) {
+        if (g_get_monotonic_time() >= c->connect_deadline) {
+            g_set_error(error, KT_ERROR, KT_ERROR_IO,
+                        "libvirtd at %s accepted no connection for %d s (its listen backlog "
+                        "is full: busy or hung); closing the client",
+                        proxy->config.upstream_path, KT_PROXY_CONNECT_TIMEOUT_S);
+            return FALSE;
+        }
+        if (!c->connect_timer) {
+            GSource *t = g_timeout_source_new(KT_PROXY_CONNECT_RETRY_MS);
+
+            g_message("conn %u (pid %d): libvirtd's listen backlog is full; retrying the "
+                      "connect", c->id, (int)c->pid);
+            g_source_set_callback(t, conn_connect_retry, c, NULL);
+            c->connect_timer = g_source_attach(t, g_main_context_get_thread_default());
+            g_source_unref(t);
+        }
+        return TRUE;
+    }
+    if (c->connect_timer)       /* the retry callback returns REMOVE */
+        g_message("conn %u: connected to libvirtd", c->id);
+    c->upstream.fd = ufd;
+    c->client.cond = G_IO_IN;
+    c->upstream.cond = G_IO_IN;
+    c->client.tag = g_source_add_unix_fd((GSource *)c->source, c->client.fd, G_IO_IN);
+    c->upstream.tag = g_source_add_unix_fd((GSource *)c->source, ufd, G_IO_IN);
+    return TRUE;
+}
+
+static gboolean
+conn_connect_retry(gpointer data)
+{
+    Conn *c = data;
+    g_autoptr(GError) err = NULL;
+
+    if (!conn_connect(c, &err)) {
+        g_warning("conn %u (pid %d): %s", c->id, (int)c->pid, err->message);
+        c->connect_timer = 0;
+        conn_close(c, err->message);
+        return G_SOURCE_REMOVE;
+    }
+    if (c->upstream.fd >= 0) {
+        c->connect_timer = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 proxy_accept(int lfd, GIOCondition cond, gpointer data)
 {
@@ -919,7 +990,6 @@ proxy_accept(int lfd, GIOCondition cond, gpointer data)
     socklen_t credlen = sizeof(cred);
     Conn *c;
     int cfd;
-    int ufd;
 
     cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (cfd < 0) {
@@ -946,13 +1016,6 @@ proxy_accept(int lfd, GIOCondition cond, gpointer data)
         proxy->denied = g_list_prepend(proxy->denied, dn);
         return G_SOURCE_CONTINUE;
     }
-    ufd = connect_upstream(proxy->config.upstream_path, &err);
-    if (ufd < 0) {
-        g_warning("client pid %d: %s", (int)cred.pid, err->message);
-        close(cfd);
-        return G_SOURCE_CONTINUE;
-    }
-
     c = g_new0(Conn, 1);
     c->proxy = proxy;
     c->id = ++proxy->next_id;
@@ -965,7 +1028,7 @@ proxy_accept(int lfd, GIOCondition cond, gpointer data)
     c->client.fd = cfd;
     c->upstream.conn = c;
     c->upstream.name = "libvirtd";
-    c->upstream.fd = ufd;
+    c->upstream.fd = -1;
     g_queue_init(&c->client.out);
     g_queue_init(&c->upstream.out);
     c->source = (ConnSource *)g_source_new(&conn_source_funcs, sizeof(ConnSource));
@@ -976,12 +1039,14 @@ proxy_accept(int lfd, GIOCondition cond, gpointer data)
      * write, and a wasted poll + read): 4 extra syscalls per frame.  Nothing
      * here runs a nested main loop, so recursion cannot happen anyway. */
     g_source_set_can_recurse((GSource *)c->source, TRUE);
-    c->client.cond = G_IO_IN;
-    c->upstream.cond = G_IO_IN;
-    c->client.tag = g_source_add_unix_fd((GSource *)c->source, cfd, G_IO_IN);
-    c->upstream.tag = g_source_add_unix_fd((GSource *)c->source, ufd, G_IO_IN);
     g_source_attach((GSource *)c->source, g_main_context_get_thread_default());
     proxy->conns = g_list_prepend(proxy->conns, c);
+    c->connect_deadline = g_get_monotonic_time() + KT_PROXY_CONNECT_TIMEOUT_S * G_USEC_PER_SEC;
+    if (!conn_connect(c, &err)) {
+        g_warning("client pid %d: %s", (int)cred.pid, err->message);
+        conn_close(c, err->message);
+        return G_SOURCE_CONTINUE;
+    }
     g_debug("conn %u: client uid %u gid %u pid %d", c->id, (guint)cred.uid,
             (guint)cred.gid, (int)cred.pid);
     return G_SOURCE_CONTINUE;

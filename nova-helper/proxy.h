@@ -17,6 +17,10 @@
 #include "kt-enum.h"
 
 #define KT_PROXY_QUEUE_HIGH (1024u * 1024)
+/* A client whose upstream connect finds libvirtd's backlog full is retried
+ * every KT_PROXY_CONNECT_RETRY_MS for up to KT_PROXY_CONNECT_TIMEOUT_S. */
+#define KT_PROXY_CONNECT_RETRY_MS 50
+#define KT_PROXY_CONNECT_TIMEOUT_S 30
 
 typedef struct _KtProxy KtProxy;
 

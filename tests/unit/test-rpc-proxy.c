@@ -2,8 +2,9 @@
  * libvirtd thread (no real libvirtd, no root).  Checks byte-for-byte
  * relay of every program, FD passing both ways, define rewrite with commit,
  * refusal answered by the proxy with nothing forwarded, libvirt's error
- * reply -> abort, connection loss -> lost, undefine -> release, and a
- * frame over libvirt's maximum closing only its own connection. */
+ * reply -> abort, connection loss -> lost, undefine -> release, a frame
+ * over libvirt's maximum closing only its own connection, and a libvirtd
+ * whose listen backlog is full not stalling the proxy. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -586,6 +587,139 @@ test_oversized(Fixture *fx, gconstpointer unused)
     run_client(fx, body_passthrough);
 }
 
+/* ---- libvirtd with a full listen backlog ---------------------------------- */
+
+typedef struct {
+    int listen_fd;
+    char *listen_path;
+    gint done;
+    gint echoed;
+} Backlog;
+
+static gpointer
+echo_conn(gpointer data)
+{
+    int c = GPOINTER_TO_INT(data);
+    GBytes *frame;
+
+    while ((frame = read_frame(c, NULL, NULL))) {
+        gsize len = 0;
+        const guint8 *d = g_bytes_get_data(frame, &len);
+
+        write_frame(c, d, len, NULL, 0);
+        g_bytes_unref(frame);
+    }
+    close(c);
+    return NULL;
+}
+
+/* libvirtd catching up: accepts what queued up and echoes every frame */
+static gpointer
+echo_server(gpointer data)
+{
+    int lfd = GPOINTER_TO_INT(data);
+    int c;
+
+    while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        g_thread_unref(g_thread_new("echo", echo_conn, GINT_TO_POINTER(c)));
+    return NULL;
+}
+
+static gpointer
+backlog_client(gpointer data)
+{
+    Backlog *b = data;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_autoptr(GByteArray) call = kt_test_frame_new(KT_RPC_PROG_REMOTE, 66, KT_RPC_CALL, 7,
+                                                   KT_RPC_OK);
+    g_autoptr(GBytes) back = NULL;
+
+    kt_test_frame_finish(call);
+    strcpy(addr.sun_path, b->listen_path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    write_frame(fd, call->data, call->len, NULL, 0);
+    back = read_frame(fd, NULL, NULL);
+    g_assert_nonnull(back);
+    g_assert_cmpmem(g_bytes_get_data(back, NULL), g_bytes_get_size(back), call->data,
+                    call->len);
+    g_atomic_int_inc(&b->echoed);
+    /* stay connected until the test is done looking */
+    while (!g_atomic_int_get(&b->done))
+        g_usleep(1000);
+    close(fd);
+    return NULL;
+}
+
+static void
+iterate_for(guint ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(500);
+    }
+}
+
+static void
+test_backlog_full(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("kt-test-backlog-XXXXXX", NULL);
+    g_autofree char *up = g_build_filename(dir, "libvirt-sock", NULL);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    KtProxyConfig cfg = { 0 };
+    KtProxyOps ops = { 0 };
+    g_autoptr(GError) err = NULL;
+    Backlog b = { 0 };
+    GThread *clients[3];
+    GThread *server;
+    KtProxy *proxy;
+    guint i;
+
+    b.listen_path = g_build_filename(dir, "proxy-sock", NULL);
+    /* backlog 0: one connect queues, the next finds it full (EAGAIN) */
+    b.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    strcpy(addr.sun_path, up);
+    g_assert_cmpint(bind(b.listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(b.listen_fd, 0), ==, 0);
+    cfg.listen_path = b.listen_path;
+    cfg.listen_mode = 0600;
+    cfg.upstream_path = up;
+    proxy = kt_proxy_new(&cfg, &ops, &err);
+    g_assert_no_error(err);
+
+    /* a blocking connect would hang the loop here: fail instead */
+    alarm(20);
+    for (i = 0; i < G_N_ELEMENTS(clients); i++) {
+        clients[i] = g_thread_new("client", backlog_client, &b);
+        while (kt_proxy_client_count(proxy) < i + 1)
+            iterate_for(5);
+    }
+    /* the loop keeps turning and nobody got through yet */
+    iterate_for(200);
+    g_assert_cmpuint(kt_proxy_client_count(proxy), ==, G_N_ELEMENTS(clients));
+    g_assert_cmpint(g_atomic_int_get(&b.echoed), ==, 0);
+
+    /* libvirtd starts accepting: the waiting clients get through */
+    server = g_thread_new("echo-server", echo_server, GINT_TO_POINTER(b.listen_fd));
+    while (g_atomic_int_get(&b.echoed) < (gint)G_N_ELEMENTS(clients))
+        iterate_for(5);
+    alarm(0);
+    g_atomic_int_set(&b.done, 1);
+    for (i = 0; i < G_N_ELEMENTS(clients); i++)
+        g_thread_join(clients[i]);
+    while (kt_proxy_client_count(proxy) > 0)
+        iterate_for(5);
+    kt_proxy_free(proxy);
+    shutdown(b.listen_fd, SHUT_RDWR);
+    g_thread_join(server);
+    close(b.listen_fd);
+    g_unlink(up);
+    g_rmdir(dir);
+    g_free(b.listen_path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -599,5 +733,6 @@ main(int argc, char **argv)
     g_test_add("/proxy/lost", Fixture, NULL, fixture_setup, test_lost, fixture_teardown);
     g_test_add("/proxy/oversized", Fixture, NULL, fixture_setup, test_oversized,
                fixture_teardown);
+    g_test_add_func("/proxy/backlog-full", test_backlog_full);
     return g_test_run();
 }
