@@ -190,11 +190,39 @@ conn_close_notify(gpointer conn)
     virConnectClose(conn);
 }
 
+/* A libvirtd behind SASL: libvirt fills the credentials from its auth.conf
+ * ($LIBVIRT_AUTH_FILE, else /etc/libvirt/auth.conf) before asking the
+ * callback; a daemon has nobody to ask, so whatever is still missing fails
+ * the connect (libvirt's default callback would prompt on stdin).  The
+ * types are the default callback's: offering USERNAME would make SASL ask
+ * for an authorization id that auth.conf does not hold. */
+static int auth_credtypes[] = {
+    VIR_CRED_AUTHNAME, VIR_CRED_PASSPHRASE, VIR_CRED_REALM,
+    VIR_CRED_NOECHOPROMPT, VIR_CRED_ECHOPROMPT,
+};
+
+static int
+auth_no_prompt(virConnectCredentialPtr cred, unsigned int ncred, void *data)
+{
+    unsigned int i;
+
+    /* libvirt hands over every credential, those auth.conf filled too */
+    for (i = 0; i < ncred; i++) {
+        if (!cred[i].result)
+            return -1;
+    }
+    return 0;
+}
+
 static void
 connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     const char *uri = data;
-    virConnectPtr conn = virConnectOpen(uri);
+    virConnectAuth auth = {
+        .credtype = auth_credtypes, .ncredtype = G_N_ELEMENTS(auth_credtypes),
+        .cb = auth_no_prompt,
+    };
+    virConnectPtr conn = virConnectOpenAuth(uri, &auth, 0);
 
     if (!conn) {
         g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "%s",
@@ -219,7 +247,10 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
     }
     if (!conn) {
         if (mon->backoff_ms <= BACKOFF_MIN_MS)
-            g_message("cannot connect to %s: %s (retrying)", mon->uri, err->message);
+            g_message("cannot connect to %s: %s (retrying)%s", mon->uri, err->message,
+                      strstr(err->message, "auth") ?
+                      "; kvmtuned's credentials for libvirtd go in libvirt's auth.conf "
+                      "($LIBVIRT_AUTH_FILE or /etc/libvirt/auth.conf)" : "");
         mon->backoff_ms = MIN(mon->backoff_ms * 2, BACKOFF_MAX_MS);
         schedule_connect(mon);
         return;
