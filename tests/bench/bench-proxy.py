@@ -17,6 +17,7 @@ not fail the run (only a crash does).
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -94,6 +95,32 @@ def define_undefine(conn, xmls):
     return lat
 
 
+class EventListener:
+    """A process registered for domain lifecycle events on libvirtd, doing
+    nothing with them: what kvmtuned's own connection costs libvirtd."""
+    CODE = ('import libvirt, sys\n'
+            'libvirt.virEventRegisterDefaultImpl()\n'
+            'c = libvirt.open(sys.argv[1])\n'
+            'c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,'
+            ' lambda *a: None, None)\n'
+            'print("ready", flush=True)\n'
+            'while True:\n'
+            '    libvirt.virEventRunDefaultImpl()\n')
+
+    def __init__(self, uri):
+        self.uri = uri
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(['/usr/bin/python3', '-c', self.CODE, self.uri],
+                                     stdout=subprocess.PIPE, text=True)
+        self.proc.stdout.readline()
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
 libvirt.registerErrorHandler(lambda *a: None, None)
 sysroot = kp.fixture('reference')
 t.diag('load average %.2f %.2f %.2f on %d CPUs (client, kvmtuned and libvirtd share them)'
@@ -132,10 +159,12 @@ with kp.Sandbox() as lv:
             kvmtuned_off()
             define_undefine(direct, warm)
             res['direct'] += define_undefine(direct, xmls(f'd{r}', 'general.small', n))
+            # direct again with one passive lifecycle-event listener, the
+            # part of kvmtuned's cost the design fixes (it must hear other
+            # clients' defines), apart from what the proxy path adds
+            with EventListener(lv.uri):
+                res['listened'] += define_undefine(direct, xmls(f'l{r}', 'general.small', n))
             kvmtuned_on()
-            # direct again, kvmtuned running beside it: what its lifecycle
-            # event listener alone costs libvirtd
-            res['listened'] += define_undefine(direct, xmls(f'l{r}', 'general.small', n))
             define_undefine(proxy, warm)
             res['rewrite'] += define_undefine(proxy, xmls(f'r{r}', 'general.small', n))
             res['nomatch'] += define_undefine(proxy, xmls(f'n{r}', 'm1.small', n))
@@ -143,7 +172,7 @@ with kp.Sandbox() as lv:
         report('define+undefine direct p50', d50 * 1e3, 'ms')
         report('define+undefine direct p99', d99 * 1e3, 'ms')
         l50, l99 = pct(res['listened'], 50), pct(res['listened'], 99)
-        report('define+undefine direct, kvmtuned listening for events, p50', l50 * 1e3, 'ms',
+        report('define+undefine direct, one lifecycle-event listener, p50', l50 * 1e3, 'ms',
                l50 / d50)
         for key, target in (('rewrite', 1.10), ('nomatch', 1.05)):
             p50, p99 = pct(res[key], 50), pct(res[key], 99)
@@ -152,8 +181,8 @@ with kp.Sandbox() as lv:
                    f'<= {target:.2f}x', p50 / d50 <= target)
             report(f'define+undefine {label} p99', p99 * 1e3, 'ms', p99 / d99,
                    f'<= {target:.2f}x', p99 / d99 <= target)
-            t.diag(f'{label}: p50 {p50 / l50:.3f}x, p99 {p99 / l99:.3f}x of direct with '
-                   'kvmtuned listening (the cost of the path alone)')
+            t.diag(f'{label}: p50 {p50 / l50:.3f}x, p99 {p99 / l99:.3f}x of direct with one '
+                   'event listener (the cost of the path alone)')
         t.ok(True, f'define+undefine x{N_DEF} on each path')
 
         # --- small calls --------------------------------------------------------------
