@@ -56,6 +56,8 @@ struct _KtDaemon {
     /* uuid -> expiry: defines the proxy saw committed, whose DEFINED or
      * STARTED event needs no lookup */
     GHashTable *recent;
+    GHashTable *incoming;         /* uuid -> GSource id: placed for an incoming
+                                   * domain, not yet seen in libvirt */
     GHashTable *active;           /* UUIDs of running domains, from the rebuild
                                    * and STARTED/STOPPED events */
     /* uuids whose pending booking a rebuild or reload dropped */
@@ -700,6 +702,53 @@ delayed_reconcile(gpointer p)
     return G_SOURCE_REMOVE;
 }
 
+/* A placement handed to the hook for a migration or restore is booked at
+ * once, but the domain may never arrive (the migration fails before QEMU
+ * starts on this host) and then no event would ever release it.  After a
+ * grace period, look the UUID up: gone means release, there means keep
+ * (a later failure stops the domain, and its STOPPED event releases). */
+typedef struct {
+    KtDaemon *d;
+    char *uuid;
+} IncomingCheck;
+
+static void
+incoming_check_free(gpointer p)
+{
+    IncomingCheck *ic = p;
+
+    g_free(ic->uuid);
+    g_free(ic);
+}
+
+static gboolean
+incoming_due(gpointer data)
+{
+    IncomingCheck *ic = data;
+    KtDaemon *d = ic->d;
+
+    g_debug("incoming %s: grace period over, looking it up", ic->uuid);
+    reconcile(d, ic->uuid, RC_EVENT);
+    g_hash_table_remove(d->incoming, ic->uuid);     /* the source is finishing */
+    return G_SOURCE_REMOVE;
+}
+
+static void
+incoming_watch(KtDaemon *d, const char *uuid)
+{
+    IncomingCheck *ic = g_new0(IncomingCheck, 1);
+    guint id;
+
+    ic->d = d;
+    ic->uuid = g_strdup(uuid);
+    id = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, d->opts.incoming_grace_s,
+                                    incoming_due, ic, incoming_check_free);
+    /* a second placement of the same UUID restarts the wait */
+    if (g_hash_table_contains(d->incoming, uuid))
+        g_source_remove(GPOINTER_TO_UINT(g_hash_table_lookup(d->incoming, uuid)));
+    g_hash_table_replace(d->incoming, g_strdup(uuid), GUINT_TO_POINTER(id));
+}
+
 static GVariant *
 reply_placed(const char *xml, const char *uuid)
 {
@@ -769,6 +818,7 @@ control_place_incoming(KtDaemon *d, GVariant *req, GError **error)
             kt_engine_commit(d->engine, uuid);
             touch(d, uuid);
             recent_add(d, uuid, RECENT_DEFINE);
+            incoming_watch(d, uuid);
             d->n_rewrite++;
             return reply_placed(out, uuid);
         }
@@ -935,6 +985,9 @@ kt_daemon_new(const KtDaemonOptions *opts, GError **error)
     d->opts.libvirt_uri = opts->libvirt_uri ? g_strdup(opts->libvirt_uri) :
         g_strdup_printf("qemu+unix:///system?socket=%s", d->opts.upstream_path);
     d->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    d->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    if (!d->opts.incoming_grace_s)
+        d->opts.incoming_grace_s = KT_DAEMON_DEFAULT_INCOMING_GRACE_S;
     d->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->orphans = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->early = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -1004,6 +1057,15 @@ kt_daemon_free(KtDaemon *d)
     }
     if (d->prune_id)
         g_source_remove(d->prune_id);
+    if (d->incoming) {
+        GHashTableIter iter;
+        gpointer id;
+
+        g_hash_table_iter_init(&iter, d->incoming);
+        while (g_hash_table_iter_next(&iter, NULL, &id))
+            g_source_remove(GPOINTER_TO_UINT(id));
+        g_hash_table_destroy(d->incoming);
+    }
     kt_proxy_free(d->proxy);
     kt_control_server_free(d->control);
     kt_monitor_free(d->monitor);

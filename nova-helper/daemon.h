@@ -12,6 +12,9 @@
 /* busy-poll.h: the longest the main loop polls before it sleeps (KVM's
  * halt_poll_ns default, for the same reason) */
 #define KT_DAEMON_DEFAULT_BUSY_POLL_US 200
+/* How long a placement made for an incoming migration/restore waits for
+ * its domain to show up in libvirt before it is released. */
+#define KT_DAEMON_DEFAULT_INCOMING_GRACE_S 120
 /* ...and how long after a reply a caller's next call is waited for */
 #define KT_DAEMON_BUSY_POLL_FOLLOW_US 1000
 
@@ -27,6 +30,7 @@ typedef struct {
     bool foreground;
     bool set_identity;
     guint busy_poll_us;      /* 0: the main loop always sleeps in poll() */
+    guint incoming_grace_s;  /* 0: KT_DAEMON_DEFAULT_INCOMING_GRACE_S */
 } KtDaemonOptions;
 
 typedef struct _KtDaemon KtDaemon;

@@ -46,6 +46,7 @@ main(int argc, char **argv)
     g_autofree char *control = NULL;
     g_autofree char *uri = NULL;
     gint busy_poll = KT_DAEMON_DEFAULT_BUSY_POLL_US;
+    gint incoming_grace = KT_DAEMON_DEFAULT_INCOMING_GRACE_S;
     gboolean foreground = FALSE;
     gboolean no_identity = FALSE;
     gboolean verbose = FALSE;
@@ -77,6 +78,10 @@ main(int argc, char **argv)
           "Poll up to USEC microseconds before the main loop sleeps, adapting like "
           "KVM's halt-polling (default " G_STRINGIFY(KT_DAEMON_DEFAULT_BUSY_POLL_US)
           "; 0 turns it off; see the description below)", "USEC" },
+        { "incoming-grace", 0, 0, G_OPTION_ARG_INT, &incoming_grace,
+          "Release a placement made for an incoming migration or restore when its "
+          "domain is not in libvirt SECONDS later (default "
+          G_STRINGIFY(KT_DAEMON_DEFAULT_INCOMING_GRACE_S) ")", "SECONDS" },
         { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
           "Stay in the foreground (for systemd Type=notify)", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
@@ -141,6 +146,12 @@ main(int argc, char **argv)
         return 1;
     }
     opts.busy_poll_us = (guint)busy_poll;
+    if (incoming_grace < 1 || incoming_grace > 86400) {
+        fprintf(stderr, "kvmtuned: --incoming-grace must be 1..86400 seconds, not %d\n",
+                incoming_grace);
+        return 1;
+    }
+    opts.incoming_grace_s = (guint)incoming_grace;
     if (listen_mode) {
         char *end = NULL;
         guint64 mode = g_ascii_strtoull(listen_mode, &end, 8);

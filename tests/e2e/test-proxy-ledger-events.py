@@ -9,7 +9,9 @@
   kvmtuned made) is booked from the Defined event, so kvmtuned refuses to
   hand the same CPU out again;
 - a definition without <uuid> gets one from kvmtuned and is booked by it;
-- a running domain undefined through the proxy stays booked until it stops.
+- a running domain undefined through the proxy stays booked until it stops;
+- a placement made for an incoming migration/restore (the hook's
+  place-incoming) is released when the domain never arrives.
 On the live host: one dedicated CPU, so every check is a real capacity test.
 """
 
@@ -111,5 +113,28 @@ with kp.Sandbox() as lv:
         t.ok(r.returncode != 0, 'its CPU is not handed out meanwhile', r.stderr)
         lv.virsh('destroy', 'instance-0000ee07', uri=kt.uri)
         t.ok(wait_bookings(kt, []), 'stopped: released', bookings(kt))
+
+    # Placements for incoming migrations/restores: kept when the domain
+    # arrives, released when it never does (no event would say so).
+    with kp.Kvmtuned(lv, kp.live_policy(), extra_args=['--incoming-grace', '2']) as kt:
+        u8, x8 = kp.nova_xml('instance-0000ee08', 'e2e.pinned.small', 1, 64)
+        reply = kt.control_call('place-incoming', xml=x8)
+        t.ok(u8 in reply and bookings(kt) == [u8],
+             'place-incoming (hook, migrate begin): placed and booked', reply[:200])
+        t.ok(wait_bookings(kt, [], timeout=15),
+             'the domain never arrived: released after the grace period', bookings(kt))
+        u9, x9 = kp.nova_xml('instance-0000ee09', 'e2e.pinned.small', 1, 64)
+        reply = kt.control_call('place-incoming', xml=x9)
+        m = re.search(r"'xml': <'(.*?)'>, 'uuid'", reply, re.S)
+        placed = m.group(1).encode().decode('unicode_escape') if m else ''
+        t.ok(kp.placement_of(placed) is not None if placed else False,
+             'place-incoming answers the XML placed here', reply[:200])
+        lv.virsh('define', '/dev/stdin', input=placed)   # the arriving domain
+        time.sleep(4)
+        t.ok(bookings(kt) == [u9], 'the domain arrived: still booked after the grace period',
+             bookings(kt))
+        lv.virsh('undefine', 'instance-0000ee09')
+        t.ok(wait_bookings(kt, []), 'and released when it goes')
+        t.ok(kt.alive(), 'kvmtuned still running after the incoming checks')
         t.ok(kt.alive(), 'kvmtuned still running')
 sys.exit(t.done())

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -245,6 +246,25 @@ class Kvmtuned:
                 if line.startswith('VmRSS:'):
                     return int(line.split()[1])
         return None
+
+    def control_call(self, op, timeout=30, **strings):
+        """One request on the control socket, {'op': <op>, key: <string>...}
+        in GVariant text; returns the reply line (GVariant text)."""
+        def gv(v):
+            return "'" + (v.replace('\\', '\\\\').replace("'", "\\'")
+                          .replace('\n', '\\n')) + "'"
+        items = [f"'op': <{gv(op)}>"] + [f"'{k}': <{gv(v)}>" for k, v in strings.items()]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
+            sk.settimeout(timeout)
+            sk.connect(self.control)
+            sk.sendall(('{' + ', '.join(items) + '}\n').encode())
+            buf = b''
+            while not buf.endswith(b'\n'):
+                chunk = sk.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return buf.decode()
 
     def cpu_seconds(self):
         """User + system CPU time kvmtuned has used."""
