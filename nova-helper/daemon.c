@@ -653,7 +653,7 @@ daemon_status_text(KtDaemon *d)
         g_string_append_printf(s, "busy polling: window %u us of at most %u; %" G_GUINT64_FORMAT
                                " events caught polling, %" G_GUINT64_FORMAT " after sleeping; "
                                "%.1f ms spent polling; %" G_GUINT64_FORMAT " sleeps without polling "
-                               "(more than one call in flight)\n", bp.window_us, bp.max_us,
+                               "(no lone caller waiting)\n", bp.window_us, bp.max_us,
                                bp.hits, bp.misses, (double)bp.spin_us / 1000.0, bp.gated);
     else
         g_string_append(s, "busy polling: off\n");
