@@ -27,6 +27,12 @@ struct _KtMonitor {
     /* shared with libvirt's event thread: only the main context and the
      * generation travel through it */
     gint alive;
+    /* events waiting for the main loop, in arrival order; one wake-up of
+     * the main loop per batch, not per event (a define storm brings
+     * thousands, and each wake-up is a loop iteration over every source) */
+    GMutex events_lock;
+    GQueue events;               /* EventMsg* */
+    bool events_scheduled;
 };
 
 static GOnce event_loop_once = G_ONCE_INIT;
@@ -117,12 +123,22 @@ event_msg_free(gpointer p)
 }
 
 static gboolean
-event_on_main(gpointer p)
+events_on_main(gpointer p)
 {
-    EventMsg *m = p;
+    KtMonitor *mon = p;
+    GQueue batch = G_QUEUE_INIT;
+    EventMsg *m;
 
-    if (m->mon->ops.event && !m->mon->freeing)
-        m->mon->ops.event(m->mon->ops.data, m->uuid, m->name, m->event, m->detail);
+    g_mutex_lock(&mon->events_lock);
+    batch = mon->events;
+    g_queue_init(&mon->events);
+    mon->events_scheduled = false;
+    g_mutex_unlock(&mon->events_lock);
+    while ((m = g_queue_pop_head(&batch))) {
+        if (mon->ops.event && !mon->freeing)
+            mon->ops.event(mon->ops.data, m->uuid, m->name, m->event, m->detail);
+        event_msg_free(m);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -133,6 +149,7 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
     KtMonitor *mon = opaque;
     EventMsg *m = g_new0(EventMsg, 1);
     char uuid[VIR_UUID_STRING_BUFLEN];
+    bool wake;
 
     m->mon = mon;
     if (virDomainGetUUIDString(dom, uuid) == 0)
@@ -140,8 +157,13 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
     m->name = g_strdup(virDomainGetName(dom));
     m->event = event;
     m->detail = detail;
-    g_main_context_invoke_full(mon->main_ctx, G_PRIORITY_DEFAULT, event_on_main, m,
-                               event_msg_free);
+    g_mutex_lock(&mon->events_lock);
+    g_queue_push_tail(&mon->events, m);
+    wake = !mon->events_scheduled;
+    mon->events_scheduled = true;
+    g_mutex_unlock(&mon->events_lock);
+    if (wake)
+        g_main_context_invoke(mon->main_ctx, events_on_main, mon);
     return 0;
 }
 
@@ -306,6 +328,8 @@ kt_monitor_new(const char *uri, const KtMonitorOps *ops)
     mon->uri = g_strdup(uri);
     mon->ops = *ops;
     mon->main_ctx = g_main_context_ref_thread_default();
+    g_mutex_init(&mon->events_lock);
+    g_queue_init(&mon->events);
     mon->lifecycle_id = -1;
     mon->backoff_ms = BACKOFF_MIN_MS;
     mon->retry_id = g_idle_add(connect_now, mon);
