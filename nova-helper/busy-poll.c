@@ -3,8 +3,10 @@
 
 #include <sched.h>
 
-/* The first window after an idle period: a few syscalls' worth. */
-#define KT_BUSY_POLL_START_US 10
+/* The first window after an idle period: a quarter of the default maximum,
+ * so a caller's stream of calls is caught again after two misses, not
+ * five (KVM starts at 10 us; its waits are not a relay's round trips). */
+#define KT_BUSY_POLL_START_US 50
 
 static KtBusyPollStats state;
 static KtBusyPollGate gate_fn;

@@ -18,8 +18,9 @@ test_rule(void)
     g_assert_cmpuint(kt_busy_poll_next_window(200, 200, FALSE, 201), ==, 0);
     g_assert_cmpuint(kt_busy_poll_next_window(0, 200, FALSE, G_MAXUINT64), ==, 0);
     /* a short block a longer window would have caught: grow, from a start */
-    g_assert_cmpuint(kt_busy_poll_next_window(0, 200, FALSE, 50), ==, 10);
-    g_assert_cmpuint(kt_busy_poll_next_window(10, 200, FALSE, 50), ==, 20);
+    g_assert_cmpuint(kt_busy_poll_next_window(0, 200, FALSE, 60), ==, 50);
+    g_assert_cmpuint(kt_busy_poll_next_window(50, 200, FALSE, 60), ==, 100);
+    g_assert_cmpuint(kt_busy_poll_next_window(0, 20, FALSE, 15), ==, 20);
     g_assert_cmpuint(kt_busy_poll_next_window(160, 200, FALSE, 190), ==, 200);
     /* shorter than the window (a race): leave it */
     g_assert_cmpuint(kt_busy_poll_next_window(80, 200, FALSE, 30), ==, 80);
