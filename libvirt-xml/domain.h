@@ -62,8 +62,9 @@ guint kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
 
 /* A definition without <uuid> gets the SMBIOS system UUID of its
  * <sysinfo>, else a random one, as libvirt would at define time (kvmtune
- * needs it first, as the key of the booking).  Returns the new UUID, or NULL when a <uuid> element is there
- * already (well-formed or not: libvirt judges that one). */
+ * needs it first, as the key of the booking).  Returns the new UUID, or
+ * NULL when a <uuid> element is there already (well-formed or not:
+ * libvirt judges that one). */
 char *kt_domain_ensure_uuid(KtDomain *dom);
 
 /* Serialises; the XML declaration only if the input had one.  Caller frees. */

@@ -34,7 +34,7 @@ busy_poll(GPollFD *fds, guint nfds, gint timeout_ms)
     gint64 start, now, block_start;
     gint ret;
 
-    if (timeout_ms == 0 || state.max_us == 0)
+    if (timeout_ms == 0)
         return g_poll(fds, nfds, timeout_ms);
     if (gate_fn && !gate_fn(gate_data)) {
         state.gated++;

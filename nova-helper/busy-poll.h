@@ -15,7 +15,8 @@
  * Polling only pays while CPUs sit idle between the hops of one caller's
  * calls; with several calls in flight the host is busy and a polling
  * daemon would take CPU time from libvirtd.  A gate supplied by the daemon
- * says when polling is worth it (kvmtuned: at most one call in flight).
+ * says when polling is worth it (kvmtuned: one call in flight, or a reply
+ * just relayed to a caller whose next call is likely to follow).
  *
  * One poll function per process (GPollFunc carries no user data). */
 #pragma once

@@ -53,8 +53,8 @@ struct _KtDaemon {
     bool sent_ready;
     bool quitting;
     int exit_status;
-    /* uuid -> expiry: defines the proxy saw committed, whose DEFINED or
-     * STARTED event needs no lookup */
+    /* uuid -> Recent: operations the proxy saw libvirt accept, whose
+     * lifecycle events need no lookup */
     GHashTable *recent;
     GHashTable *incoming;         /* uuid -> GSource id: placed for an incoming
                                    * domain, not yet seen in libvirt */
@@ -146,7 +146,8 @@ recent_take(KtDaemon *d, const char *uuid, int event)
 
     if (!r || !(r->events & EV_BIT(event)))
         return false;
-    r->events &= ~((r->events & RECENT_DEFINE & EV_BIT(event)) ? RECENT_DEFINE : EV_BIT(event));
+    /* DEFINED and STARTED stand for the same define: either one uses it */
+    r->events &= ~((RECENT_DEFINE & EV_BIT(event)) ? RECENT_DEFINE : EV_BIT(event));
     if (!r->events)
         g_hash_table_remove(d->recent, uuid);
     return true;
@@ -737,6 +738,7 @@ static void
 incoming_watch(KtDaemon *d, const char *uuid)
 {
     IncomingCheck *ic = g_new0(IncomingCheck, 1);
+    guint old = GPOINTER_TO_UINT(g_hash_table_lookup(d->incoming, uuid));
     guint id;
 
     ic->d = d;
@@ -744,8 +746,8 @@ incoming_watch(KtDaemon *d, const char *uuid)
     id = g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, d->opts.incoming_grace_s,
                                     incoming_due, ic, incoming_check_free);
     /* a second placement of the same UUID restarts the wait */
-    if (g_hash_table_contains(d->incoming, uuid))
-        g_source_remove(GPOINTER_TO_UINT(g_hash_table_lookup(d->incoming, uuid)));
+    if (old)
+        g_source_remove(old);
     g_hash_table_replace(d->incoming, g_strdup(uuid), GUINT_TO_POINTER(id));
 }
 
@@ -1057,7 +1059,7 @@ kt_daemon_free(KtDaemon *d)
     }
     if (d->prune_id)
         g_source_remove(d->prune_id);
-    if (d->incoming) {
+    {
         GHashTableIter iter;
         gpointer id;
 

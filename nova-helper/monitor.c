@@ -104,8 +104,6 @@ state_from_domain(virDomainPtr dom, int persistent, int active)
 static void schedule_connect(KtMonitor *mon);
 
 typedef struct {
-    KtMonitor *mon;
-    guint generation;
     char *uuid;
     char *name;
     int event;
@@ -151,7 +149,6 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
     char uuid[VIR_UUID_STRING_BUFLEN];
     bool wake;
 
-    m->mon = mon;
     if (virDomainGetUUIDString(dom, uuid) == 0)
         m->uuid = g_strdup(uuid);
     m->name = g_strdup(virDomainGetName(dom));

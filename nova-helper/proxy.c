@@ -125,13 +125,17 @@ struct _KtProxy {
 
 static void conn_close(Conn *c, const char *why);
 
-/* Every call sent upstream is counted until its reply comes back (busy
- * polling asks how many are outstanding). */
+static void side_enqueue(Side *s, guint8 *data, gsize len, int *fds, guint nfds);
+
+/* Queues a call for libvirtd (takes @data and the FDs).  Every call is
+ * counted until its reply comes back: busy polling asks how many are
+ * outstanding. */
 static void
-call_sent(Conn *c)
+send_call(Conn *c, guint8 *data, gsize len, int *fds, guint nfds)
 {
     c->calls_in_flight++;
     c->proxy->calls_in_flight++;
+    side_enqueue(&c->upstream, data, len, fds, nfds);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -342,8 +346,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
     gsize out_len = 0;
 
     if (!proxy->ops.rewrite) {
-        call_sent(c);
-        side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+        send_call(c, data, f->len, fds, f->nfds);
         return;
     }
     if (kt_rpc_define_args_decode(data, f, &xml, &xml_len, &flags, &err) &&
@@ -352,8 +355,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
         if (!rewrite) {
             if (uuid)
                 pending_add(c, f->hdr.serial, KT_PROXY_PENDING_PASS, f->hdr.proc, uuid);
-            call_sent(c);
-            side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+            send_call(c, data, f->len, fds, f->nfds);
             return;
         }
         out = kt_rpc_define_args_replace(data, f, new_xml, new_len, &out_len, &err);
@@ -365,8 +367,7 @@ client_define(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
                 kind = KT_PROXY_PENDING_CREATE;
             pending_add(c, f->hdr.serial, kind, f->hdr.proc, uuid);
             g_free(data);
-            call_sent(c);
-            side_enqueue(&c->upstream, out, out_len, fds, f->nfds);
+            send_call(c, out, out_len, fds, f->nfds);
             return;
         }
         /* the booking is pending and will never be sent */
@@ -399,8 +400,9 @@ client_frame(Conn *c, guint8 *data, const KtRpcFrame *f, int *fds)
         c->open_serial = f->hdr.serial;
     }
     if (f->hdr.type == KT_RPC_CALL || f->hdr.type == KT_RPC_CALL_WITH_FDS)
-        call_sent(c);
-    side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
+        send_call(c, data, f->len, fds, f->nfds);
+    else
+        side_enqueue(&c->upstream, data, f->len, fds, f->nfds);
 }
 
 static void
@@ -425,8 +427,7 @@ send_identity(Conn *c)
     c->identity_serial = c->open_serial;
     call = kt_rpc_set_identity_encode(c->identity_serial, c->uid, c->gid, c->pid,
                                       user, group, &len);
-    call_sent(c);
-    side_enqueue(&c->upstream, call, len, NULL, 0);
+    send_call(c, call, len, NULL, 0);
     /* hold the client's next calls until libvirtd has the identity */
     c->identity_wait = true;
 }
@@ -773,9 +774,9 @@ side_io(Side *s, GIOCondition revents)
     return true;
 }
 
-/* One connection's turn with what epoll reported for its two sockets.
- * FALSE: it was closed. */
-static bool
+/* One connection's turn with what epoll reported for its two sockets;
+ * closes it when either side failed or hung up. */
+static void
 conn_dispatch(Conn *c)
 {
     GIOCondition cr = c->client.revents;
@@ -785,31 +786,30 @@ conn_dispatch(Conn *c)
     c->upstream.revents = 0;
     if (!side_io(&c->upstream, ur)) {
         conn_close(c, "upstream failed");
-        return false;
+        return;
     }
     if (!side_io(&c->client, cr)) {
         conn_close(c, "client failed");
-        return false;
+        return;
     }
     /* what the reads queued goes out now, without another wakeup */
     if (!side_flush(&c->upstream)) {
         conn_close(c, "upstream failed");
-        return false;
+        return;
     }
     if (!side_flush(&c->client)) {
         conn_close(c, "client failed");
-        return false;
+        return;
     }
     if (c->client.eof) {
         conn_close(c, "client disconnected");
-        return false;
+        return;
     }
     if (c->upstream.eof && c->client.out.length == 0) {
         conn_close(c, "libvirtd closed the connection");
-        return false;
+        return;
     }
     conn_update_watches(c);
-    return true;
 }
 
 #define EPOLL_BATCH 64
@@ -829,7 +829,7 @@ proxy_epoll_dispatch(int epfd, GIOCondition cond, gpointer data)
             g_warning("epoll_wait: %s", g_strerror(errno));
         return G_SOURCE_CONTINUE;
     }
-    /* both sockets of a connection are handled in one turn, as before */
+    /* both sockets of a connection are handled in one turn */
     for (i = 0; i < n; i++) {
         Side *s = evs[i].data.ptr;
         Conn *c = s->conn;
@@ -1113,7 +1113,7 @@ config_copy(KtProxyConfig *dst, const KtProxyConfig *src)
 }
 
 static KtProxy *
-proxy_alloc(const KtProxyConfig *config, const KtProxyOps *ops)
+proxy_alloc(const KtProxyConfig *config, const KtProxyOps *ops, GError **error)
 {
     KtProxy *proxy = g_new0(KtProxy, 1);
 
@@ -1124,8 +1124,11 @@ proxy_alloc(const KtProxyConfig *config, const KtProxyOps *ops)
     proxy->pending_uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     proxy->rbuf = g_malloc(READ_CHUNK);
     proxy->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (proxy->epfd < 0)
-        g_error("epoll_create1: %s", g_strerror(errno));
+    if (proxy->epfd < 0) {
+        g_set_error(error, KT_ERROR, KT_ERROR_IO, "epoll_create1: %s", g_strerror(errno));
+        kt_proxy_free(proxy);
+        return NULL;
+    }
     {
         GSource *src = g_unix_fd_source_new(proxy->epfd, G_IO_IN);    /* owned */
 
@@ -1146,8 +1149,10 @@ KtProxy *
 kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config, const KtProxyOps *ops,
                      GError **error)
 {
-    KtProxy *proxy = proxy_alloc(config, ops);
+    KtProxy *proxy = proxy_alloc(config, ops, error);
 
+    if (!proxy)
+        return NULL;
     proxy->listen_fd = listen_fd;
     fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
     g_unix_set_fd_nonblocking(listen_fd, TRUE, NULL);
@@ -1158,9 +1163,11 @@ kt_proxy_new_from_fd(int listen_fd, const KtProxyConfig *config, const KtProxyOp
 KtProxy *
 kt_proxy_new(const KtProxyConfig *config, const KtProxyOps *ops, GError **error)
 {
-    g_autoptr(KtProxy) proxy = proxy_alloc(config, ops);
+    g_autoptr(KtProxy) proxy = proxy_alloc(config, ops, error);
     const char *path = config->listen_path;
 
+    if (!proxy)
+        return NULL;
     proxy->listen_fd = kt_unix_bind(path, error);
     if (proxy->listen_fd < 0)
         return NULL;
@@ -1201,9 +1208,12 @@ kt_proxy_free(KtProxy *proxy)
         g_source_remove(proxy->listen_id);
     if (proxy->listen_fd >= 0)
         close(proxy->listen_fd);
-    g_source_destroy(proxy->ep_source);
-    g_source_unref(proxy->ep_source);
-    close(proxy->epfd);
+    if (proxy->ep_source) {
+        g_source_destroy(proxy->ep_source);
+        g_source_unref(proxy->ep_source);
+    }
+    if (proxy->epfd >= 0)
+        close(proxy->epfd);
     if (proxy->own_socket)
         unlink(proxy->config.listen_path);
     g_hash_table_destroy(proxy->pending_uuids);
