@@ -248,23 +248,23 @@ class Kvmtuned:
         return None
 
     def control_call(self, op, timeout=30, **strings):
-        """One request on the control socket, {'op': <op>, key: <string>...}
-        in GVariant text; returns the reply line (GVariant text)."""
-        def gv(v):
-            return "'" + (v.replace('\\', '\\\\').replace("'", "\\'")
-                          .replace('\n', '\\n')) + "'"
-        items = [f"'op': <{gv(op)}>"] + [f"'{k}': <{gv(v)}>" for k, v in strings.items()]
+        """One request on the control socket (nova-helper/control.h: an
+        a{sv} in GVariant text per line), {'op': op, key: string...};
+        returns the reply as a dict."""
+        from gi.repository import GLib
+        req = {k: GLib.Variant('s', v) for k, v in dict(strings, op=op).items()}
+        line = GLib.Variant('a{sv}', req).print_(True) + '\n'
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sk:
             sk.settimeout(timeout)
             sk.connect(self.control)
-            sk.sendall(('{' + ', '.join(items) + '}\n').encode())
+            sk.sendall(line.encode())
             buf = b''
             while not buf.endswith(b'\n'):
                 chunk = sk.recv(65536)
                 if not chunk:
                     break
                 buf += chunk
-        return buf.decode()
+        return GLib.Variant.parse(GLib.VariantType('a{sv}'), buf.decode(), None, None).unpack()
 
     def cpu_seconds(self):
         """User + system CPU time kvmtuned has used."""
