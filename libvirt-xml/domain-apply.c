@@ -129,6 +129,18 @@ topology_record(xmlNode *placement)
     return NULL;
 }
 
+/* What a topology record may hold, and so what strip writes back: known
+ * attributes with plain numbers (the metadata is hostile input). */
+static bool
+topology_attr_restorable(const xmlAttr *a, const char *value)
+{
+    return !a->ns && value && is_topology_attr((const char *)a->name) &&
+           g_ascii_string_to_unsigned(value, 10, 1, 65535, NULL, NULL);
+}
+
+/* Records the topology apply replaces.  Nothing restorable, no record: an
+ * empty one would be written once and, restoring nothing, never again,
+ * and apply would stop being idempotent. */
 static void
 record_topology(xmlNode *placement, xmlNode *topo)
 {
@@ -138,13 +150,17 @@ record_topology(xmlNode *placement, xmlNode *topo)
     for (a = topo->properties; a; a = a->next) {
         g_autofree char *v = kt_xml_prop(topo, (const char *)a->name);
 
-        if (!a->ns && v && is_topology_attr((const char *)a->name))
+        if (topology_attr_restorable(a, v))
             kt_xml_prop_set(rec, (const char *)a->name, v);
+    }
+    if (!rec->properties) {
+        xmlUnlinkNode(rec);
+        xmlFreeNode(rec);
     }
 }
 
 /* Writes back the topology @record says apply replaced, attributes in
- * their order; only known attributes with plain numbers. */
+ * their order. */
 static void
 restore_topology(xmlNode *cpu, xmlNode *record)
 {
@@ -156,12 +172,9 @@ restore_topology(xmlNode *cpu, xmlNode *record)
     topo = kt_xml_new(cpu->doc, NULL, "topology");
     for (a = record->properties; a; a = a->next) {
         g_autofree char *v = kt_xml_prop(record, (const char *)a->name);
-        guint64 n;
 
-        if (a->ns || !v || !is_topology_attr((const char *)a->name) ||
-            !g_ascii_string_to_unsigned(v, 10, 1, 65535, &n, NULL))
-            continue;
-        kt_xml_prop_set(topo, (const char *)a->name, v);
+        if (topology_attr_restorable(a, v))
+            kt_xml_prop_set(topo, (const char *)a->name, v);
     }
     if (!topo->properties) {
         xmlFreeNode(topo);
