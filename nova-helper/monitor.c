@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "monitor.h"
+#include "event-glib.h"
 #include "kt-error.h"
 
 #define BACKOFF_MIN_MS 250
@@ -24,36 +25,10 @@ struct _KtMonitor {
     guint retry_id;
     bool connecting;
     bool freeing;
-    /* shared with libvirt's event thread: only the main context and the
-     * generation travel through it */
+    /* read by close_cb, which runs on whichever thread saw the connection
+     * close (a worker's RPC call, too) */
     gint alive;
-    /* events waiting for the main loop, in arrival order; one wake-up of
-     * the main loop per batch, not per event (a define storm brings
-     * thousands, and each wake-up is a loop iteration over every source) */
-    GMutex events_lock;
-    GQueue events;               /* EventMsg* */
-    bool events_scheduled;
 };
-
-static GOnce event_loop_once = G_ONCE_INIT;
-
-static gpointer
-event_loop_thread(gpointer data)
-{
-    for (;;) {
-        if (virEventRunDefaultImpl() < 0)
-            g_usleep(100000);
-    }
-    return NULL;
-}
-
-static gpointer
-event_loop_start(gpointer data)
-{
-    virEventRegisterDefaultImpl();
-    g_thread_unref(g_thread_new("libvirt-events", event_loop_thread, NULL));
-    return NULL;
-}
 
 static void
 silence_libvirt(void *data, virErrorPtr err)
@@ -103,64 +78,20 @@ state_from_domain(virDomainPtr dom, int persistent, int active)
 
 static void schedule_connect(KtMonitor *mon);
 
-typedef struct {
-    char *uuid;
-    char *name;
-    int event;
-    int detail;
-} EventMsg;
-
-static void
-event_msg_free(gpointer p)
-{
-    EventMsg *m = p;
-
-    g_free(m->uuid);
-    g_free(m->name);
-    g_free(m);
-}
-
-static gboolean
-events_on_main(gpointer p)
-{
-    KtMonitor *mon = p;
-    GQueue batch = G_QUEUE_INIT;
-    EventMsg *m;
-
-    g_mutex_lock(&mon->events_lock);
-    batch = mon->events;
-    g_queue_init(&mon->events);
-    mon->events_scheduled = false;
-    g_mutex_unlock(&mon->events_lock);
-    while ((m = g_queue_pop_head(&batch))) {
-        if (mon->ops.event && !mon->freeing)
-            mon->ops.event(mon->ops.data, m->uuid, m->name, m->event, m->detail);
-        event_msg_free(m);
-    }
-    return G_SOURCE_REMOVE;
-}
-
-/* libvirt's event thread */
+/* Runs on the main loop: kt_event_glib_register() dispatches every libvirt
+ * callback there (events a worker thread's RPC call reads off the socket
+ * are queued by libvirt and flushed from a loop timer). */
 static int
 lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     KtMonitor *mon = opaque;
-    EventMsg *m = g_new0(EventMsg, 1);
     char uuid[VIR_UUID_STRING_BUFLEN];
-    bool wake;
 
-    if (virDomainGetUUIDString(dom, uuid) == 0)
-        m->uuid = g_strdup(uuid);
-    m->name = g_strdup(virDomainGetName(dom));
-    m->event = event;
-    m->detail = detail;
-    g_mutex_lock(&mon->events_lock);
-    g_queue_push_tail(&mon->events, m);
-    wake = !mon->events_scheduled;
-    mon->events_scheduled = true;
-    g_mutex_unlock(&mon->events_lock);
-    if (wake)
-        g_main_context_invoke(mon->main_ctx, events_on_main, mon);
+    if (!mon->ops.event || mon->freeing)
+        return 0;
+    mon->ops.event(mon->ops.data,
+                   virDomainGetUUIDString(dom, uuid) == 0 ? uuid : NULL,
+                   virDomainGetName(dom), event, detail);
     return 0;
 }
 
@@ -191,16 +122,20 @@ closed_on_main(gpointer p)
     return G_SOURCE_REMOVE;
 }
 
-/* libvirt's event thread */
+/* Any thread: the main loop's, or a worker's whose RPC call saw the close.
+ * Always deferred to an idle, never run in place: closed_on_main closes the
+ * connection, which libvirt must not see from inside its own callback. */
 static void
 close_cb(virConnectPtr conn, int reason, void *opaque)
 {
     KtMonitor *mon = opaque;
     CloseMsg *m = g_new0(CloseMsg, 1);
+    g_autoptr(GSource) idle = g_idle_source_new();
 
     m->mon = mon;
     m->generation = (guint)g_atomic_int_get(&mon->alive);
-    g_main_context_invoke_full(mon->main_ctx, G_PRIORITY_DEFAULT, closed_on_main, m, g_free);
+    g_source_set_callback(idle, closed_on_main, m, g_free);
+    g_source_attach(idle, mon->main_ctx);
 }
 
 static void
@@ -320,13 +255,11 @@ kt_monitor_new(const char *uri, const KtMonitorOps *ops)
 {
     KtMonitor *mon = g_new0(KtMonitor, 1);
 
-    g_once(&event_loop_once, event_loop_start, NULL);
+    kt_event_glib_register();
     virSetErrorFunc(NULL, silence_libvirt);
     mon->uri = g_strdup(uri);
     mon->ops = *ops;
     mon->main_ctx = g_main_context_ref_thread_default();
-    g_mutex_init(&mon->events_lock);
-    g_queue_init(&mon->events);
     mon->lifecycle_id = -1;
     mon->backoff_ms = BACKOFF_MIN_MS;
     mon->retry_id = g_idle_add(connect_now, mon);

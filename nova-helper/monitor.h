@@ -2,9 +2,10 @@
  *
  * It sees what the proxy cannot: domains defined, undefined, started and
  * stopped by other clients, libvirtd restarts, and the domain list the
- * ledger is rebuilt from.  libvirt's default event loop runs in a thread of
- * its own; every libvirt call that may block runs in a GTask worker; all
- * callbacks are delivered on the main context the monitor was created on. */
+ * ledger is rebuilt from.  libvirt's event loop runs on the default main
+ * context (event-glib.h), which must be the one the monitor is created on
+ * and kvmtuned's loop iterates; every libvirt call that may block runs in a
+ * GTask worker; all callbacks are delivered on that main context. */
 #pragma once
 
 #include <gio/gio.h>
