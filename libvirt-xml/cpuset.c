@@ -197,26 +197,59 @@ kt_cpuset_is_subset(const KtCpuset *sub, const KtCpuset *super)
     return true;
 }
 
+/* First id >= @from not in @set (ids past the words are all absent). */
+static guint
+next_absent(const KtCpuset *set, guint from)
+{
+    guint w;
+
+    for (w = from / WORD_BITS; w < set->nwords; w++) {
+        guint64 bits = ~set->words[w];
+
+        if (w == from / WORD_BITS)
+            bits &= ~G_GUINT64_CONSTANT(0) << (from % WORD_BITS);
+        if (bits)
+            return w * WORD_BITS + (guint)__builtin_ctzll(bits);
+    }
+    return MAX(from, set->nwords * WORD_BITS);
+}
+
+static void
+append_id(GString *out, guint id)
+{
+    char digits[12];
+    gsize n = 0;
+
+    do {
+        digits[n++] = (char)('0' + id % 10);
+        id /= 10;
+    } while (id);
+    while (n)
+        g_string_append_c(out, digits[--n]);
+}
+
+/* Called for every cpuset of every rewrite (pins, emulator, NUMA tuning,
+ * the placement record): ranges are found a word at a time and ids
+ * written without printf, into one buffer sized for the common case. */
 char *
 kt_cpuset_format(const KtCpuset *set)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
+    GString *out = g_string_sized_new(32);
     int i = kt_cpuset_first(set);
 
     while (i >= 0) {
-        int end = i;
+        guint end = next_absent(set, (guint)i) - 1;
 
-        while (kt_cpuset_has(set, end + 1))
-            end++;
         if (out->len)
             g_string_append_c(out, ',');
-        if (end == i)
-            g_string_append_printf(out, "%d", i);
-        else
-            g_string_append_printf(out, "%d-%d", i, end);
+        append_id(out, (guint)i);
+        if (end != (guint)i) {
+            g_string_append_c(out, '-');
+            append_id(out, end);
+        }
         i = kt_cpuset_next(set, end + 1);
     }
-    return g_string_free(g_steal_pointer(&out), FALSE);
+    return g_string_free(out, FALSE);
 }
 
 /* Reads a decimal id at *p; locale-independent, bounded. */

@@ -298,6 +298,7 @@ strip(KtDomain *dom, bool drop_containers)
 void
 kt_domain_strip(KtDomain *dom)
 {
+    kt_domain_edit(dom);
     strip(dom, true);
 }
 
@@ -806,6 +807,7 @@ kt_domain_apply(KtDomain *dom, const KtPlacement *pl, KtApplyReport *ret_report,
     xmlNode *node;
     int p;
 
+    kt_domain_edit(dom);
     /* Check against the domain as the caller gave it, before any edit. */
     req = kt_domain_read_request(dom, error);
     if (!req || !check_placement(pl, req, error))

@@ -80,6 +80,7 @@ kt_domain_drop_foreign_tuning(KtDomain *dom, const KtCpuset *host_cpus,
 
     if (!root)
         return 0;
+    kt_domain_edit(dom);
     if (cpu_pins_foreign(root, host_cpus)) {
         xmlNode *vcpu = kt_xml_child(root, "vcpu");
         xmlNode *cputune = kt_xml_child(root, "cputune");

@@ -10,8 +10,14 @@ struct _KtDomain {
     char *text;            /* the input, NUL-terminated; the source map points here */
     gsize len;
     bool has_decl;         /* the input began with an XML declaration */
-    KtXmlSource src;
+    KtXmlSource src;       /* built by kt_domain_edit(), before the first edit */
+    bool src_ready;
 };
+
+/* Every entry point that edits or formats the tree calls this first: the
+ * source map must see the tree as parsed.  A domain only read (a define no
+ * profile matches) never pays for the map. */
+void kt_domain_edit(KtDomain *dom);
 
 /* Element order inside <domain>, <devices>, <cputune>, ... as libvirt
  * formats them (virDomainDefFormatInternal and friends). */

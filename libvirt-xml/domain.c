@@ -92,8 +92,16 @@ kt_domain_parse(const char *xml, gsize len, GError **error)
     }
     if (!check_depth(root, error))
         return NULL;
-    kt_xml_source_init(&dom->src, dom->doc, dom->text, dom->len);
     return g_steal_pointer(&dom);
+}
+
+void
+kt_domain_edit(KtDomain *dom)
+{
+    if (dom->src_ready)
+        return;
+    kt_xml_source_init(&dom->src, dom->doc, dom->text, dom->len);
+    dom->src_ready = true;
 }
 
 void
@@ -140,6 +148,7 @@ kt_domain_ensure_uuid(KtDomain *dom)
     g_autofree char *uuid = NULL;
     xmlNode *n;
 
+    kt_domain_edit(dom);
     if (!root || kt_xml_child(root, "uuid"))
         return NULL;
     uuid = sysinfo_uuid(root);
@@ -153,7 +162,10 @@ kt_domain_ensure_uuid(KtDomain *dom)
 char *
 kt_domain_format(KtDomain *dom, gsize *ret_len)
 {
-    GString *out = kt_xml_source_serialize(&dom->src, dom->doc, dom->has_decl);
+    GString *out;
+
+    kt_domain_edit(dom);
+    out = kt_xml_source_serialize(&dom->src, dom->doc, dom->has_decl);
 
     if (ret_len)
         *ret_len = out->len;

@@ -25,6 +25,12 @@ test_parse_format(void)
     check_roundtrip(" 1 , 5-6 ", "1,5-6");
     check_roundtrip("28-111,140-223", "28-111,140-223");
     check_roundtrip("63,64,65,127,128", "63-65,127-128");
+    /* ranges ending on and running through whole 64-bit words */
+    check_roundtrip("0-63", "0-63");
+    check_roundtrip("0-127,129", "0-127,129");
+    check_roundtrip("64-191", "64-191");
+    check_roundtrip("10,100,1000,16383", "10,100,1000,16383");
+    check_roundtrip("16320-16383", "16320-16383");
 }
 
 static void
