@@ -1256,6 +1256,12 @@ kt_proxy_last_reply(KtProxy *proxy)
 }
 
 bool
+kt_proxy_domain_ops_in_flight(KtProxy *proxy)
+{
+    return proxy && g_hash_table_size(proxy->pending_uuids) > 0;
+}
+
+bool
 kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid)
 {
     return proxy && g_hash_table_contains(proxy->pending_uuids, uuid);

@@ -79,6 +79,8 @@ guint kt_proxy_pending_count(KtProxy *proxy);
 guint kt_proxy_calls_in_flight(KtProxy *proxy);
 /* g_get_monotonic_time() of the last reply relayed to a client; 0: none. */
 gint64 kt_proxy_last_reply(KtProxy *proxy);
+/* True when any define, create or undefine is in flight (constant time). */
+bool kt_proxy_domain_ops_in_flight(KtProxy *proxy);
 /* True when @uuid has a define/create or undefine in flight. */
 bool kt_proxy_uuid_pending(KtProxy *proxy, const char *uuid);
 /* The UUIDs with operations in flight; g_ptr_array_unref frees. */
