@@ -18,7 +18,14 @@ struct _KtMonitor {
     char *uri;
     KtMonitorOps ops;
     GMainContext *main_ctx;
-    virConnectPtr conn;          /* main thread only; NULL when down */
+    /* Two connections, both main thread only, both NULL when down: @conn
+     * carries the lifecycle events and keepalives and is read by the main
+     * loop alone; @rpc serves the lookups and listings the GTask workers
+     * make.  On one shared connection a worker waiting for its reply read
+     * every event message that arrived meanwhile and woke the main loop
+     * for each (about 16 wake-ups per define+undefine by another client). */
+    virConnectPtr conn;
+    virConnectPtr rpc;
     int lifecycle_id;
     guint generation;            /* bumped on every (dis)connect */
     guint backoff_ms;
@@ -113,7 +120,9 @@ closed_on_main(gpointer p)
         virConnectDomainEventDeregisterAny(mon->conn, mon->lifecycle_id);
     mon->lifecycle_id = -1;
     virConnectClose(mon->conn);
+    virConnectClose(mon->rpc);
     mon->conn = NULL;
+    mon->rpc = NULL;
     mon->generation++;
     if (mon->ops.disconnected)
         mon->ops.disconnected(mon->ops.data);
@@ -138,10 +147,21 @@ close_cb(virConnectPtr conn, int reason, void *opaque)
     g_source_attach(idle, mon->main_ctx);
 }
 
+typedef struct {
+    virConnectPtr events;
+    virConnectPtr rpc;
+} ConnPair;
+
 static void
-conn_close_notify(gpointer conn)
+conn_pair_free(gpointer p)
 {
-    virConnectClose(conn);
+    ConnPair *pair = p;
+
+    if (pair->events)
+        virConnectClose(pair->events);
+    if (pair->rpc)
+        virConnectClose(pair->rpc);
+    g_free(pair);
 }
 
 /* A libvirtd behind SASL: libvirt fills the credentials from its auth.conf
@@ -176,14 +196,16 @@ connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
         .credtype = auth_credtypes, .ncredtype = G_N_ELEMENTS(auth_credtypes),
         .cb = auth_no_prompt,
     };
-    virConnectPtr conn = virConnectOpenAuth(uri, &auth, 0);
+    ConnPair *pair = g_new0(ConnPair, 1);
 
-    if (!conn) {
+    if (!(pair->events = virConnectOpenAuth(uri, &auth, 0)) ||
+        !(pair->rpc = virConnectOpenAuth(uri, &auth, 0))) {
         g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "%s",
                                 virGetLastErrorMessage());
+        conn_pair_free(pair);
         return;
     }
-    g_task_return_pointer(task, conn, conn_close_notify);
+    g_task_return_pointer(task, pair, conn_pair_free);
 }
 
 static void
@@ -191,15 +213,16 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
 {
     KtMonitor *mon = data;
     g_autoptr(GError) err = NULL;
-    virConnectPtr conn = g_task_propagate_pointer(G_TASK(res), &err);
+    ConnPair *pair = g_task_propagate_pointer(G_TASK(res), &err);
+    virConnectPtr conn;
 
     mon->connecting = false;
     if (mon->freeing) {
-        if (conn)
-            virConnectClose(conn);
+        if (pair)
+            conn_pair_free(pair);
         return;
     }
-    if (!conn) {
+    if (!pair) {
         if (mon->backoff_ms <= BACKOFF_MIN_MS)
             g_message("cannot connect to %s: %s (retrying)%s", mon->uri, err->message,
                       strstr(err->message, "auth") ?
@@ -209,7 +232,9 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
         schedule_connect(mon);
         return;
     }
-    mon->conn = conn;
+    conn = mon->conn = g_steal_pointer(&pair->events);
+    mon->rpc = g_steal_pointer(&pair->rpc);
+    conn_pair_free(pair);
     mon->generation++;
     g_atomic_int_set(&mon->alive, (gint)mon->generation);
     mon->backoff_ms = BACKOFF_MIN_MS;
@@ -219,7 +244,9 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
         mon, NULL);
     if (mon->lifecycle_id < 0)
         g_warning("cannot register for domain events: %s", virGetLastErrorMessage());
-    if (virConnectRegisterCloseCallback(conn, close_cb, mon, NULL) < 0)
+    /* either closing means libvirtd went away: both are reopened */
+    if (virConnectRegisterCloseCallback(conn, close_cb, mon, NULL) < 0 ||
+        virConnectRegisterCloseCallback(mon->rpc, close_cb, mon, NULL) < 0)
         g_warning("cannot register a close callback: %s", virGetLastErrorMessage());
     g_message("connected to %s", mon->uri);
     if (mon->ops.connected)
@@ -276,9 +303,11 @@ kt_monitor_free(KtMonitor *mon)
         g_source_remove(mon->retry_id);
     if (mon->conn) {
         virConnectUnregisterCloseCallback(mon->conn, close_cb);
+        virConnectUnregisterCloseCallback(mon->rpc, close_cb);
         if (mon->lifecycle_id >= 0)
             virConnectDomainEventDeregisterAny(mon->conn, mon->lifecycle_id);
         virConnectClose(mon->conn);
+        virConnectClose(mon->rpc);
     }
     /* Worker tasks in flight still point at @mon; kvmtuned frees the
      * monitor only on its way out, so leak the struct rather than race. */
@@ -316,8 +345,8 @@ job_new(KtMonitor *mon, const char *uuid, int tag)
 {
     Job *j = g_new0(Job, 1);
 
-    virConnectRef(mon->conn);
-    j->conn = mon->conn;
+    virConnectRef(mon->rpc);
+    j->conn = mon->rpc;
     j->generation = mon->generation;
     j->uuid = g_strdup(uuid);
     j->tag = tag;
