@@ -114,6 +114,19 @@ with kp.Sandbox() as lv:
         lv.virsh('destroy', 'instance-0000ee07', uri=kt.uri)
         t.ok(wait_bookings(kt, []), 'stopped: released', bookings(kt))
 
+        # The same behind kvmtuned's back: an UNDEFINED event of a domain
+        # that runs is looked up (one that does not run is released at once).
+        lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x7)
+        lv.virsh('start', 'instance-0000ee07', uri=kt.uri)
+        lv.virsh('undefine', 'instance-0000ee07')                  # direct
+        time.sleep(1)
+        t.ok(bookings(kt) == [u7], 'a running domain undefined directly stays booked',
+             bookings(kt))
+        r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x5, check=False)
+        t.ok(r.returncode != 0, 'its CPU is not handed out meanwhile', r.stderr)
+        lv.virsh('destroy', 'instance-0000ee07')
+        t.ok(wait_bookings(kt, []), 'stopped directly: released', bookings(kt))
+
     # Placements for incoming migrations/restores: kept when the domain
     # arrives, released when it never does (no event would say so).
     with kp.Kvmtuned(lv, kp.live_policy(), extra_args=['--incoming-grace', '2']) as kt:
