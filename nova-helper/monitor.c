@@ -103,6 +103,40 @@ lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *
 }
 
 typedef struct {
+    virConnectPtr events;
+    virConnectPtr rpc;
+    int lifecycle_id;            /* on @events; -1 none */
+} ConnPair;
+
+/* Deregistering and closing are RPCs (CONNECT_CLOSE, ...): with libvirtd
+ * hung they wait until keepalive gives up, up to 20 s, so after a lost
+ * connection they run in a worker (close_pair_thread), never on the main
+ * loop, which serves every proxy client. */
+static void
+conn_pair_close(ConnPair *pair)
+{
+    if (pair->events && pair->lifecycle_id >= 0)
+        virConnectDomainEventDeregisterAny(pair->events, pair->lifecycle_id);
+    pair->lifecycle_id = -1;
+    g_clear_pointer(&pair->events, virConnectClose);
+    g_clear_pointer(&pair->rpc, virConnectClose);
+}
+
+static void
+conn_pair_free(gpointer p)
+{
+    conn_pair_close(p);
+    g_free(p);
+}
+
+static void
+close_pair_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    conn_pair_close(data);
+    g_task_return_boolean(task, TRUE);
+}
+
+typedef struct {
     KtMonitor *mon;
     guint generation;
 } CloseMsg;
@@ -116,13 +150,17 @@ closed_on_main(gpointer p)
     if (mon->freeing || m->generation != mon->generation || !mon->conn)
         return G_SOURCE_REMOVE;
     g_message("lost the libvirt connection to %s; reconnecting", mon->uri);
-    if (mon->lifecycle_id >= 0)
-        virConnectDomainEventDeregisterAny(mon->conn, mon->lifecycle_id);
-    mon->lifecycle_id = -1;
-    virConnectClose(mon->conn);
-    virConnectClose(mon->rpc);
-    mon->conn = NULL;
-    mon->rpc = NULL;
+    {
+        ConnPair *old = g_new0(ConnPair, 1);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
+
+        old->events = g_steal_pointer(&mon->conn);
+        old->rpc = g_steal_pointer(&mon->rpc);
+        old->lifecycle_id = mon->lifecycle_id;
+        mon->lifecycle_id = -1;
+        g_task_set_task_data(task, old, conn_pair_free);
+        g_task_run_in_thread(task, close_pair_thread);
+    }
     mon->generation++;
     if (mon->ops.disconnected)
         mon->ops.disconnected(mon->ops.data);
@@ -147,22 +185,6 @@ close_cb(virConnectPtr conn, int reason, void *opaque)
     g_source_attach(idle, mon->main_ctx);
 }
 
-typedef struct {
-    virConnectPtr events;
-    virConnectPtr rpc;
-} ConnPair;
-
-static void
-conn_pair_free(gpointer p)
-{
-    ConnPair *pair = p;
-
-    if (pair->events)
-        virConnectClose(pair->events);
-    if (pair->rpc)
-        virConnectClose(pair->rpc);
-    g_free(pair);
-}
 
 /* A libvirtd behind SASL: libvirt fills the credentials from its auth.conf
  * ($LIBVIRT_AUTH_FILE, else /etc/libvirt/auth.conf) before asking the
@@ -198,6 +220,7 @@ connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
     };
     ConnPair *pair = g_new0(ConnPair, 1);
 
+    pair->lifecycle_id = -1;
     if (!(pair->events = virConnectOpenAuth(uri, &auth, 0)) ||
         !(pair->rpc = virConnectOpenAuth(uri, &auth, 0))) {
         g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "%s",
@@ -238,7 +261,10 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
     mon->generation++;
     g_atomic_int_set(&mon->alive, (gint)mon->generation);
     mon->backoff_ms = BACKOFF_MIN_MS;
+    /* on both: a libvirtd that hangs closes them after 20 s, which also
+     * fails a worker's RPC blocked on @rpc instead of leaving it waiting */
     virConnectSetKeepAlive(conn, 5, 3);
+    virConnectSetKeepAlive(mon->rpc, 5, 3);
     mon->lifecycle_id = virConnectDomainEventRegisterAny(
         conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
         mon, NULL);

@@ -3,12 +3,20 @@
 through kvmtuned.  Clients get clean errors (no hang: every call returns),
 kvmtuned reconnects by itself and reconciles: OK defines are defined,
 errored ones are not, and its ledger equals the one computed from libvirt.
+
+Then libvirtd hangs (SIGSTOP) while a kvmtuned worker waits on it for a
+lookup: the control socket keeps answering, keepalive drops kvmtuned's
+connections within about 20 s (which also fails the lookup), and once
+libvirtd runs again kvmtuned reconnects, rebuilds and serves defines.
 """
 
 import os
 import random
+import signal
+import subprocess
 import sys
 import time
+import uuid as uuidlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import kt_proxy as kp  # noqa: E402
@@ -78,6 +86,49 @@ with kp.Sandbox() as lv:
         conn_ok = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
         t.ok(conn_ok.returncode == 0, 'a define through the proxy fits where a 2-vCPU domain was undefined',
              conn_ok.stderr)
+
+        # libvirtd hangs while a worker's lookup waits on it
+        os.kill(lv.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            reply = kt.control_call('notify', uuid=str(uuidlib.uuid4()), event='defined',
+                                    timeout=5)
+            t.ok(reply.get('ok'), 'libvirtd hung: a notify (lookup in a worker) is accepted',
+                 reply)
+            # nothing on the main loop may wait for libvirtd: not the
+            # lookup, not closing the connections when keepalive gives up
+            dropped = None
+            stalled = []
+            while time.monotonic() - t0 < 40:
+                try:
+                    st = kt.status(timeout=5)['daemon']
+                except subprocess.TimeoutExpired:
+                    stalled.append(round(time.monotonic() - t0, 1))
+                    continue
+                if not st['libvirt_connected']:
+                    dropped = time.monotonic() - t0
+                    break
+                time.sleep(0.5)
+            for _ in range(4):          # and after the drop, while closing
+                try:
+                    kt.status(timeout=5)
+                except subprocess.TimeoutExpired:
+                    stalled.append(round(time.monotonic() - t0, 1))
+                time.sleep(0.5)
+            t.ok(not stalled, 'the control socket answered within 5 s throughout the hang',
+                 f'stalled at {stalled} s')
+            t.ok(dropped is not None, 'keepalive dropped the connections to the hung libvirtd',
+                 kt.log_tail(5))
+            t.diag(f'dropped after {dropped or -1:.1f} s')
+            log = kt.log_tail(30)
+            t.ok('lookup of' in log and 'keepalive' in log,
+                 "the worker's lookup failed instead of waiting", log)
+        finally:
+            os.kill(lv.pid, signal.SIGCONT)
+        t.ok(kt.wait_ledger_ready(30), 'libvirtd runs again: reconnected, ledger rebuilt')
+        _, x = kp.nova_xml('after-hang', 'general.small', 1, 512)
+        r = lv.virsh('define', '/dev/stdin', uri=kt.uri, input=x, check=False)
+        t.ok(r.returncode == 0, 'and a define through the proxy works', r.stderr)
         if t.failed:
             t.diag('kvmtuned log tail:\n' + kt.log_tail(20))
 sys.exit(t.done())
