@@ -106,6 +106,7 @@ typedef struct {
     virConnectPtr events;
     virConnectPtr rpc;
     int lifecycle_id;            /* on @events; -1 none */
+    char *warning;               /* what the connect thread could not set up */
 } ConnPair;
 
 /* Deregistering and closing are RPCs (CONNECT_CLOSE, ...): with libvirtd
@@ -125,8 +126,11 @@ conn_pair_close(ConnPair *pair)
 static void
 conn_pair_free(gpointer p)
 {
-    conn_pair_close(p);
-    g_free(p);
+    ConnPair *pair = p;
+
+    conn_pair_close(pair);
+    g_free(pair->warning);
+    g_free(pair);
 }
 
 static void
@@ -210,10 +214,13 @@ auth_no_prompt(virConnectCredentialPtr cred, unsigned int ncred, void *data)
     return 0;
 }
 
+/* Everything that talks to libvirtd happens here, in a worker: opening,
+ * and registering for events, which is an RPC as well.  A libvirtd slow to
+ * answer (starting up, or hung) must not stall the main loop. */
 static void
 connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    const char *uri = data;
+    KtMonitor *mon = data;
     virConnectAuth auth = {
         .credtype = auth_credtypes, .ncredtype = G_N_ELEMENTS(auth_credtypes),
         .cb = auth_no_prompt,
@@ -221,13 +228,28 @@ connect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
     ConnPair *pair = g_new0(ConnPair, 1);
 
     pair->lifecycle_id = -1;
-    if (!(pair->events = virConnectOpenAuth(uri, &auth, 0)) ||
-        !(pair->rpc = virConnectOpenAuth(uri, &auth, 0))) {
+    if (!(pair->events = virConnectOpenAuth(mon->uri, &auth, 0)) ||
+        !(pair->rpc = virConnectOpenAuth(mon->uri, &auth, 0))) {
         g_task_return_new_error(task, KT_ERROR, KT_ERROR_IO, "%s",
                                 virGetLastErrorMessage());
         conn_pair_free(pair);
         return;
     }
+    /* on both: a libvirtd that hangs closes them after 20 s, which also
+     * fails a worker's RPC blocked on @rpc instead of leaving it waiting */
+    virConnectSetKeepAlive(pair->events, 5, 3);
+    virConnectSetKeepAlive(pair->rpc, 5, 3);
+    pair->lifecycle_id = virConnectDomainEventRegisterAny(
+        pair->events, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), mon, NULL);
+    if (pair->lifecycle_id < 0)
+        pair->warning = g_strdup_printf("cannot register for domain events: %s",
+                                        virGetLastErrorMessage());
+    /* either closing means libvirtd went away: both are reopened */
+    if (virConnectRegisterCloseCallback(pair->events, close_cb, mon, NULL) < 0 ||
+        virConnectRegisterCloseCallback(pair->rpc, close_cb, mon, NULL) < 0)
+        pair->warning = g_strdup_printf("cannot register a close callback: %s",
+                                        virGetLastErrorMessage());
     g_task_return_pointer(task, pair, conn_pair_free);
 }
 
@@ -255,26 +277,23 @@ connect_done(GObject *source, GAsyncResult *res, gpointer data)
         schedule_connect(mon);
         return;
     }
+    if (pair->warning)
+        g_warning("%s", pair->warning);
     conn = mon->conn = g_steal_pointer(&pair->events);
     mon->rpc = g_steal_pointer(&pair->rpc);
+    mon->lifecycle_id = pair->lifecycle_id;
+    pair->lifecycle_id = -1;
     conn_pair_free(pair);
     mon->generation++;
     g_atomic_int_set(&mon->alive, (gint)mon->generation);
     mon->backoff_ms = BACKOFF_MIN_MS;
-    /* on both: a libvirtd that hangs closes them after 20 s, which also
-     * fails a worker's RPC blocked on @rpc instead of leaving it waiting */
-    virConnectSetKeepAlive(conn, 5, 3);
-    virConnectSetKeepAlive(mon->rpc, 5, 3);
-    mon->lifecycle_id = virConnectDomainEventRegisterAny(
-        conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
-        mon, NULL);
-    if (mon->lifecycle_id < 0)
-        g_warning("cannot register for domain events: %s", virGetLastErrorMessage());
-    /* either closing means libvirtd went away: both are reopened */
-    if (virConnectRegisterCloseCallback(conn, close_cb, mon, NULL) < 0 ||
-        virConnectRegisterCloseCallback(mon->rpc, close_cb, mon, NULL) < 0)
-        g_warning("cannot register a close callback: %s", virGetLastErrorMessage());
     g_message("connected to %s", mon->uri);
+    if (!virConnectIsAlive(conn) || !virConnectIsAlive(mon->rpc)) {
+        /* closed before @alive named this generation: its close callback
+         * was ignored as stale, so take the loss from here (no RPC) */
+        close_cb(conn, VIR_CONNECT_CLOSE_REASON_EOF, mon);
+        return;
+    }
     if (mon->ops.connected)
         mon->ops.connected(mon->ops.data);
 }
@@ -290,7 +309,7 @@ connect_now(gpointer data)
         return G_SOURCE_REMOVE;
     mon->connecting = true;
     task = g_task_new(NULL, NULL, connect_done, mon);
-    g_task_set_task_data(task, g_strdup(mon->uri), g_free);
+    g_task_set_task_data(task, mon, NULL);
     g_task_run_in_thread(task, connect_thread);
     return G_SOURCE_REMOVE;
 }
