@@ -1193,9 +1193,17 @@ kt_xml_make_empty(xmlNode *node)
 char *
 kt_xml_prop(const xmlNode *node, const char *name)
 {
-    xmlChar *v = xmlGetNoNsProp(node, BAD_CAST name);
+    xmlAttr *a = xmlHasNsProp(node, BAD_CAST name, NULL);
+    xmlChar *v;
     char *r;
 
+    if (!a)
+        return NULL;
+    /* the usual case, one text node, copied once instead of twice */
+    if (a->children && !a->children->next && a->children->type == XML_TEXT_NODE &&
+        a->children->content)
+        return g_strdup((const char *)a->children->content);
+    v = xmlGetNoNsProp(node, BAD_CAST name);
     if (!v)
         return NULL;
     r = g_strdup((const char *)v);
@@ -1287,9 +1295,14 @@ kt_xml_prop_uint(const xmlNode *node, const char *name, guint64 max,
 char *
 kt_xml_text(const xmlNode *node)
 {
-    xmlChar *c = xmlNodeGetContent(node);
+    xmlChar *c;
     char *r;
 
+    /* the usual case, one text child, copied once instead of twice */
+    if (node->type == XML_ELEMENT_NODE && node->children && !node->children->next &&
+        node->children->type == XML_TEXT_NODE && node->children->content)
+        return g_strstrip(g_strdup((const char *)node->children->content));
+    c = xmlNodeGetContent(node);
     if (!c)
         return g_strdup("");
     r = g_strstrip(g_strdup((const char *)c));
