@@ -189,7 +189,6 @@ close_cb(virConnectPtr conn, int reason, void *opaque)
     g_source_attach(idle, mon->main_ctx);
 }
 
-
 /* A libvirtd behind SASL: libvirt fills the credentials from its auth.conf
  * ($LIBVIRT_AUTH_FILE, else /etc/libvirt/auth.conf) before asking the
  * callback; a daemon has nobody to ask, so whatever is still missing fails
