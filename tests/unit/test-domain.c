@@ -474,6 +474,44 @@ expect_parse_error(const char *xml, gsize len, int code, const char *needle)
         g_error("'%s' not in '%s'", needle, err->message);
 }
 
+/* Parsers are reused from one parse to the next (xml-util.c): nothing of
+ * a parse may reach the next one, whatever it ended with. */
+static void
+test_parser_reuse(void)
+{
+    static const char doctype[] =
+        "<!DOCTYPE domain [<!ENTITY x 'y'>]>\n<domain><name>&x;</name></domain>";
+    static const char broken[] = "<domain>\n\n  <name>x</nam>\n</domain>";
+    static const char undeclared[] = "<domain><p:x/></domain>";
+    g_autofree char *first = roundtrip(nova_xml);
+    guint i;
+
+    for (i = 0; i < 3; i++) {
+        g_autofree char *again = NULL;
+
+        expect_parse_error(doctype, strlen(doctype), KT_ERROR_PARSE, "DOCTYPE");
+        again = roundtrip(nova_xml);
+        g_assert_cmpstr(again, ==, first);
+        /* the error's position is this document's, not carried over */
+        expect_parse_error(broken, strlen(broken), KT_ERROR_PARSE, "3:");
+        g_clear_pointer(&again, g_free);
+        again = roundtrip(plain_xml);
+        g_assert_cmpstr(again, ==, plain_xml);
+        expect_parse_error(undeclared, strlen(undeclared), KT_ERROR_PARSE, NULL);
+        /* names interned by earlier parses do not leak into this tree */
+        {
+            static const char small[] = "<domain><name>reuse</name></domain>";
+            g_autoptr(GError) err = NULL;
+            g_autoptr(KtDomain) dom = kt_domain_parse(small, strlen(small), &err);
+            g_autofree char *out = NULL;
+
+            g_assert_no_error(err);
+            out = kt_domain_format(dom, NULL);
+            g_assert_cmpstr(out, ==, small);
+        }
+    }
+}
+
 static void
 test_hostile(void)
 {
@@ -719,6 +757,7 @@ main(int argc, char **argv)
     g_test_add_func("/domain/nova-wins", test_nova_wins);
     g_test_add_func("/domain/apply-mismatch", test_apply_mismatch);
     g_test_add_func("/domain/hostile", test_hostile);
+    g_test_add_func("/domain/parser-reuse", test_parser_reuse);
     g_test_add_func("/domain/strip-untouched", test_strip_untouched);
     g_test_add_func("/domain/read-placement-back", test_read_placement_back);
     g_test_add_func("/domain/two-placements", test_two_placements);
