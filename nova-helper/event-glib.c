@@ -289,22 +289,35 @@ timer_check(GSource *source)
     return next >= 0 && next <= g_source_get_time(source);
 }
 
-/* Fires the enabled timers due at @now, or with @immediate_only those of
- * interval 0 (due at once by definition) whatever @now says. */
+/* Due at @now; with @immediate_only, of interval 0 (due at once by
+ * definition) whatever @now says. */
+static bool
+timer_due(const Timer *t, gint64 now, bool immediate_only)
+{
+    return immediate_only ? t->interval == 0 : t->interval >= 0 && t->due <= now;
+}
+
+/* Fires the timers timer_due() names.  Called after every handle dispatch,
+ * so the common case (nothing due) allocates nothing. */
 static void
 timers_run(gint64 now, bool immediate_only)
 {
-    g_autoptr(GArray) due = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) due = NULL;
     guint i;
 
     g_mutex_lock(&lock);
     for (i = 0; i < timers->len; i++) {
         Timer *t = g_ptr_array_index(timers, i);
 
-        if (immediate_only ? t->interval == 0 : (t->interval >= 0 && t->due <= now))
-            g_array_append_val(due, t->id);
+        if (!timer_due(t, now, immediate_only))
+            continue;
+        if (!due)
+            due = g_array_new(FALSE, FALSE, sizeof(int));
+        g_array_append_val(due, t->id);
     }
     g_mutex_unlock(&lock);
+    if (!due)
+        return;
     /* A callback may update or remove any timer, this one included: look
      * each up again rather than hold pointers across the calls. */
     for (i = 0; i < due->len; i++) {
@@ -315,7 +328,7 @@ timers_run(gint64 now, bool immediate_only)
 
         g_mutex_lock(&lock);
         t = timer_find(id);
-        if (t && (immediate_only ? t->interval == 0 : (t->interval >= 0 && t->due <= now))) {
+        if (t && timer_due(t, now, immediate_only)) {
             t->due = now + (gint64)t->interval * 1000;
             cb = t->cb;
             opaque = t->opaque;

@@ -9,7 +9,6 @@
 #include "event-glib.h"
 
 typedef struct {
-    int fd;
     int calls;
     int last_events;
     int last_watch;
@@ -98,7 +97,6 @@ test_handle(void)
     int watch;
 
     make_pipe(fds);
-    p.fd = fds[0];
     watch = virEventAddHandle(fds[0], VIR_EVENT_HANDLE_READABLE, on_handle, &p, on_free);
     g_assert_cmpint(watch, >, 0);
     drain_context();
