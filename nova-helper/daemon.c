@@ -597,11 +597,15 @@ on_event(gpointer data, const char *uuid, const char *name, int event, int detai
             g_hash_table_add(d->early, g_strdup(uuid));
         return;
     }
-    if (event == 1 && !g_hash_table_contains(d->active, uuid)) {
+    if (event == 1 && !g_hash_table_contains(d->active, uuid) &&
+        !g_hash_table_contains(d->recent, uuid)) {
         /* Another client undefined a domain that does not run: nothing of
          * it is left in libvirt, so no lookup (a define of the same UUID
          * after this one comes as a DEFINED event, in order, and is looked
-         * up then).  One that runs stays as a transient domain: ask. */
+         * up then).  One that runs stays as a transient domain: ask.  So
+         * does one the proxy defined again since: this late event must
+         * not release that new booking, whose DEFINED event, expected in
+         * d->recent, would then be skipped. */
         g_debug("%s undefined by another client: releasing", uuid);
         engine_release(d, uuid);
         return;
