@@ -397,6 +397,17 @@ append_attr(GString *out, const char *prefix, const char *name, const char *valu
     g_string_append_c(out, q);
 }
 
+/* The content of @children when it is a single text node, the usual
+ * shape of an attribute's value and of a leaf element's text; NULL for
+ * anything else (no child, several, CDATA, entity references). */
+static const char *
+lone_text(const xmlNode *children)
+{
+    if (children && !children->next && children->type == XML_TEXT_NODE)
+        return (const char *)children->content;
+    return NULL;
+}
+
 static void
 append_start_tag(GString *out, const KtXmlSource *src, const xmlNode *node)
 {
@@ -412,12 +423,12 @@ append_start_tag(GString *out, const KtXmlSource *src, const xmlNode *node)
                     (const char *)ns->href, q);
     }
     for (a = node->properties; a; a = a->next) {
-        const xmlNode *c = a->children;
+        const char *text = lone_text(a->children);
 
         /* the common case, one text child: no copy */
-        if (c && !c->next && c->type == XML_TEXT_NODE) {
+        if (text) {
             append_attr(out, a->ns ? (const char *)a->ns->prefix : NULL,
-                        (const char *)a->name, (const char *)c->content, q);
+                        (const char *)a->name, text, q);
         } else {
             /* inLine=1: the raw value; we escape it ourselves */
             xmlChar *v = xmlNodeListGetString(node->doc, a->children, 1);
@@ -1194,15 +1205,16 @@ char *
 kt_xml_prop(const xmlNode *node, const char *name)
 {
     xmlAttr *a = xmlHasNsProp(node, BAD_CAST name, NULL);
+    const char *text;
     xmlChar *v;
     char *r;
 
     if (!a)
         return NULL;
-    /* the usual case, one text node, copied once instead of twice */
-    if (a->children && !a->children->next && a->children->type == XML_TEXT_NODE &&
-        a->children->content)
-        return g_strdup((const char *)a->children->content);
+    /* the usual case, copied once instead of twice */
+    text = lone_text(a->children);
+    if (text)
+        return g_strdup(text);
     v = xmlGetNoNsProp(node, BAD_CAST name);
     if (!v)
         return NULL;
@@ -1219,11 +1231,10 @@ kt_xml_prop_set(xmlNode *node, const char *name, const char *value)
     if (!a) {
         xmlNewProp(node, BAD_CAST name, BAD_CAST value);
     } else {
-        const xmlNode *c = a->children;
+        const char *text = lone_text(a->children);
 
         /* an unchanged value keeps the tag's source bytes */
-        if (c && !c->next && c->type == XML_TEXT_NODE && c->content &&
-            strcmp((const char *)c->content, value) == 0)
+        if (text && strcmp(text, value) == 0)
             return;
         xmlSetProp(node, BAD_CAST name, BAD_CAST value);
     }
@@ -1295,13 +1306,13 @@ kt_xml_prop_uint(const xmlNode *node, const char *name, guint64 max,
 char *
 kt_xml_text(const xmlNode *node)
 {
+    const char *text = node->type == XML_ELEMENT_NODE ? lone_text(node->children) : NULL;
     xmlChar *c;
     char *r;
 
-    /* the usual case, one text child, copied once instead of twice */
-    if (node->type == XML_ELEMENT_NODE && node->children && !node->children->next &&
-        node->children->type == XML_TEXT_NODE && node->children->content)
-        return g_strstrip(g_strdup((const char *)node->children->content));
+    /* the usual case, copied once instead of twice */
+    if (text)
+        return g_strstrip(g_strdup(text));
     c = xmlNodeGetContent(node);
     if (!c)
         return g_strdup("");
