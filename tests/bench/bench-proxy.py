@@ -287,6 +287,7 @@ with kp.Sandbox() as lv:
                     for i in range(N_STORM)]
 
         def storm(uri, xml_list):
+            """(wall s, errors, [libvirtd, kvmtuned, this process] CPU s)"""
             batches = [xml_list[c::CLIENTS] for c in range(CLIENTS)]
             conns = [libvirt.open(uri) for _ in range(CLIENTS)]
             errors = []
@@ -313,9 +314,7 @@ with kp.Sandbox() as lv:
                     time.process_time())
             for c in conns:
                 c.close()
-            if uri == kt.uri or not listened:
-                cpu[uri == kt.uri].append([b - a for a, b in zip(cpu0, cpu1)])
-            return wall, errors
+            return wall, errors, [b - a for a, b in zip(cpu0, cpu1)]
 
         # Two storms on each path, alternating; the proxy's last storm stays
         # defined for the RSS and rebuild figures.
@@ -326,29 +325,27 @@ with kp.Sandbox() as lv:
             deadline = time.time() + 60
             while kt.alive() and kt.status()['engine']['bookings'] and time.time() < deadline:
                 time.sleep(0.2)
-        walls = {'direct': [], 'proxy': []}
-        cpu = {False: [], True: []}      # via proxy? -> [libvirtd, kvmtuned, clients] CPU s
-        walls['tuned'] = []
-        listened = False
+        walls = {'direct': [], 'tuned': [], 'proxy': []}
+        cpu = {'direct': [], 'proxy': []}    # [libvirtd, kvmtuned, clients] CPU s per storm
         for r in range(2):
             kvmtuned_off()
-            w, err = storm(lv.uri, storm_xmls(f'sd{r}'))
+            w, err, c = storm(lv.uri, storm_xmls(f'sd{r}'))
             t.ok(not err, f'direct storm {r + 1}: {N_STORM} defines', err[:3])
             walls['direct'].append(w)
+            cpu['direct'].append(c)
             undefine_all()
             # direct again, with what the design itself asks of libvirtd:
             # kvmtuned's rewritten XML and one lifecycle-event listener
-            listened = True
             with EventListener(lv.uri):
-                w, err = storm(lv.uri, tuned_xmls(f'st{r}'))
-            listened = False
+                w, err, _ = storm(lv.uri, tuned_xmls(f'st{r}'))
             t.ok(not err, f'direct storm {r + 1}, rewritten XML, one event listener', err[:3])
             walls['tuned'].append(w)
             undefine_all()
             kvmtuned_on()
-            w, err = storm(kt.uri, storm_xmls(f'sp{r}'))
+            w, err, c = storm(kt.uri, storm_xmls(f'sp{r}'))
             t.ok(not err, f'proxy storm {r + 1}: {N_STORM} defines', err[:3])
             walls['proxy'].append(w)
+            cpu['proxy'].append(c)
             if r == 0:
                 undefine_all()
         wall_d, wall_p = sum(walls['direct']), sum(walls['proxy'])
@@ -368,8 +365,8 @@ with kp.Sandbox() as lv:
         # every one more libvirtd spends on the rewritten XML and on
         # kvmtuned's event connection, lengthens the wall.
         n = 2 * N_STORM
-        lv_d, _, cl_d = (sum(x[i] for x in cpu[False]) for i in range(3))
-        lv_p, kt_p, cl_p = (sum(x[i] for x in cpu[True]) for i in range(3))
+        lv_d, _, cl_d = (sum(x[i] for x in cpu['direct']) for i in range(3))
+        lv_p, kt_p, cl_p = (sum(x[i] for x in cpu['proxy']) for i in range(3))
         t.diag('storm CPU per define: libvirtd %.0f us direct, %.0f us via kvmtuned; '
                'kvmtuned %.0f us; this client process %.0f / %.0f us'
                % (lv_d / n * 1e6, lv_p / n * 1e6, kt_p / n * 1e6, cl_d / n * 1e6, cl_p / n * 1e6))
