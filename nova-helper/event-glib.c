@@ -41,7 +41,6 @@ static GMutex lock;
 static GMainContext *ctx;
 static GHashTable *handles;     /* watch -> Handle* (a source reference) */
 static GPtrArray *timers;       /* Timer*, live ones only */
-static GSource *timer_source;
 static int next_watch = 1;
 static int next_timer = 1;
 
@@ -410,10 +409,12 @@ timeout_remove(int id)
 static gpointer
 register_once(gpointer unused)
 {
+    /* kept, like the registration itself, for the life of the process */
+    GSource *timer_source = g_source_new(&timer_funcs, sizeof(GSource));
+
     ctx = g_main_context_ref(g_main_context_default());
     handles = g_hash_table_new(g_direct_hash, g_direct_equal);
     timers = g_ptr_array_new();
-    timer_source = g_source_new(&timer_funcs, sizeof(GSource));
     g_source_set_name(timer_source, "libvirt timers");
     g_source_set_can_recurse(timer_source, TRUE);
     g_source_attach(timer_source, ctx);
