@@ -8,6 +8,13 @@
   ledger rebuild            2,240 defined domains, < 1 s
   kvmtuned RSS              2,240 domains booked, < 30 MB
 
+Beside bare libvirtd, each figure is also measured against the floor the
+design itself sets on this machine: relay-floor (a blind byte relay, the
+cheapest possible proxy) with one passive lifecycle-event listener on
+libvirtd (kvmtuned must hear other clients' defines) and, for the rewrite,
+kvmtuned's rewritten XML.  Where that floor is already above a target, no
+proxy can meet the target here, and the output says so.
+
 Domains are defined, never started, on the `reference` fixture with a
 policy whose shared pool spans both nodes (2,240 one-vCPU VMs fit).
 Prints every figure and its ratio; a missed target prints MISSED and does
@@ -28,11 +35,15 @@ import kt_proxy as kp  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument('--build', default=None)
 ap.add_argument('--quick', action='store_true', help='fewer iterations (smoke)')
+ap.add_argument('--relay-floor', default=None, help='the relay-floor program (tests/bench)')
 args = ap.parse_args()
 if args.build:
     os.environ['KT_BUILD_ROOT'] = os.path.abspath(args.build)
 
 kp.require_root_and_tools()
+RELAY_FLOOR = args.relay_floor or os.path.join(kp.build_root(), 'tests', 'bench', 'relay-floor')
+if not os.access(RELAY_FLOOR, os.X_OK):
+    RELAY_FLOOR = None
 if not kp.binary('kvmtuned') or not kp.binary('kvmtune'):
     kp.skip('kvmtuned / kvmtune are not built')
 if not os.path.isdir(kp.fixture('reference')):
@@ -128,6 +139,33 @@ class EventListener:
         self.proc.wait()
 
 
+class RelayFloor:
+    """relay-floor in front of libvirtd: the cheapest proxy there is."""
+
+    def __init__(self, lv):
+        self.sock = os.path.join(lv.dir, 'relay-floor.sock')
+        self.uri = f'qemu+unix:///system?socket={self.sock}'
+        self.upstream = lv.sock
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([RELAY_FLOOR, self.sock, self.upstream],
+                                     stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != 'ready':
+            raise RuntimeError('relay-floor did not start')
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        os.unlink(self.sock)
+
+
+def floor_note(name, floor_ratio, target):
+    if floor_ratio > target:
+        t.diag(f'{name}: the floor alone is {floor_ratio:.3f}x, above the {target:.2f}x '
+               'target: no proxy that hears lifecycle events can meet it on this machine')
+
+
 libvirt.registerErrorHandler(lambda *a: None, None)
 sysroot = kp.fixture('reference')
 t.diag('load average %.2f %.2f %.2f on %d CPUs (client, kvmtuned and libvirtd share them)'
@@ -172,7 +210,8 @@ with kp.Sandbox() as lv:
         warm = xmls('warm', 'general.small', 20)
         define_undefine(direct, warm)
         define_undefine(proxy, warm)
-        res = {'direct': [], 'listened': [], 'tuned': [], 'rewrite': [], 'nomatch': []}
+        res = {'direct': [], 'listened': [], 'tuned': [], 'rewrite': [], 'nomatch': [],
+               'relay': [], 'floor-nomatch': [], 'floor-rewrite': []}
         # Interleaved in rounds so drift hits all three alike.
         rounds = 4
         for r in range(rounds):
@@ -187,6 +226,19 @@ with kp.Sandbox() as lv:
                 res['listened'] += define_undefine(direct, xmls(f'l{r}', 'general.small', n))
                 # ... and with the XML kvmtuned would have sent instead
                 res['tuned'] += define_undefine(direct, tuned_xmls(f't{r}', n))
+                if RELAY_FLOOR:
+                    # the floor: the same through the cheapest possible proxy
+                    with RelayFloor(lv) as rf:
+                        fc = libvirt.open(rf.uri)
+                        res['floor-nomatch'] += define_undefine(
+                            fc, xmls(f'fn{r}', 'general.small', n))
+                        res['floor-rewrite'] += define_undefine(fc, tuned_xmls(f'fr{r}', n))
+                        fc.close()
+            if RELAY_FLOOR:
+                with RelayFloor(lv) as rf:
+                    fc = libvirt.open(rf.uri)
+                    res['relay'] += define_undefine(fc, xmls(f'fb{r}', 'general.small', n))
+                    fc.close()
             kvmtuned_on()
             define_undefine(proxy, warm)
             res['rewrite'] += define_undefine(proxy, xmls(f'r{r}', 'general.small', n))
@@ -197,6 +249,9 @@ with kp.Sandbox() as lv:
         l50, l99 = pct(res['listened'], 50), pct(res['listened'], 99)
         report('define+undefine direct, one lifecycle-event listener, p50', l50 * 1e3, 'ms',
                l50 / d50)
+        if RELAY_FLOOR:
+            f50 = pct(res['relay'], 50)
+            report('define+undefine through relay-floor alone, p50', f50 * 1e3, 'ms', f50 / d50)
         for key, target in (('rewrite', 1.10), ('nomatch', 1.05)):
             p50, p99 = pct(res[key], 50), pct(res[key], 99)
             label = 'proxy+rewrite' if key == 'rewrite' else 'proxy, no profile'
@@ -209,6 +264,13 @@ with kp.Sandbox() as lv:
                    'of direct with one event listener'
                    + (' and the rewritten XML' if key == 'rewrite' else '')
                    + ' (the cost of the path alone)')
+            if RELAY_FLOOR:
+                fl50 = pct(res[f'floor-{key}'], 50)
+                report(f'define+undefine floor for {label} p50 (relay-floor, one event listener'
+                       + (', rewritten XML)' if key == 'rewrite' else ')'),
+                       fl50 * 1e3, 'ms', fl50 / d50)
+                t.diag(f'{label}: p50 {p50 / fl50:.3f}x of that floor (what kvmtuned adds to it)')
+                floor_note(f'define+undefine {label} p50', fl50 / d50, target)
         t.ok(True, f'define+undefine x{N_DEF} on each path')
 
         # --- small calls --------------------------------------------------------------
@@ -325,7 +387,7 @@ with kp.Sandbox() as lv:
             deadline = time.time() + 60
             while kt.alive() and kt.status()['engine']['bookings'] and time.time() < deadline:
                 time.sleep(0.2)
-        walls = {'direct': [], 'tuned': [], 'proxy': []}
+        walls = {'direct': [], 'tuned': [], 'proxy': [], 'floor': []}
         cpu = {'direct': [], 'proxy': []}    # [libvirtd, kvmtuned, clients] CPU s per storm
         for r in range(2):
             kvmtuned_off()
@@ -341,6 +403,13 @@ with kp.Sandbox() as lv:
             t.ok(not err, f'direct storm {r + 1}, rewritten XML, one event listener', err[:3])
             walls['tuned'].append(w)
             undefine_all()
+            if RELAY_FLOOR:
+                with EventListener(lv.uri), RelayFloor(lv) as rf:
+                    w, err, _ = storm(rf.uri, tuned_xmls(f'sf{r}'))
+                t.ok(not err, f'relay-floor storm {r + 1}, rewritten XML, one event listener',
+                     err[:3])
+                walls['floor'].append(w)
+                undefine_all()
             kvmtuned_on()
             w, err, c = storm(kt.uri, storm_xmls(f'sp{r}'))
             t.ok(not err, f'proxy storm {r + 1}: {N_STORM} defines', err[:3])
@@ -360,6 +429,12 @@ with kp.Sandbox() as lv:
                's', wall_t / wall_d)
         t.diag('proxy storm %.3fx of that: the cost of the proxy path alone; the rest is what '
                'libvirtd pays for the tuned XML and the event connection' % (wall_p / wall_t))
+        if RELAY_FLOOR:
+            wall_f = sum(walls['floor'])
+            report('storm floor: relay-floor, rewritten XML, one event listener (2 runs)',
+                   wall_f, 's', wall_f / wall_d)
+            t.diag('proxy storm %.3fx of that floor (what kvmtuned adds to it)' % (wall_p / wall_f))
+            floor_note('storm', wall_f / wall_d, 1.10)
         # Where the time goes: client, libvirtd and kvmtuned share the CPUs,
         # so when they are all busy every CPU-second kvmtuned spends, and
         # every one more libvirtd spends on the rewritten XML and on
