@@ -77,7 +77,7 @@ main(int argc, char **argv)
         { "busy-poll", 0, 0, G_OPTION_ARG_INT, &busy_poll,
           "Poll up to USEC microseconds before the main loop sleeps, adapting like "
           "KVM's halt-polling (default " G_STRINGIFY(KT_DAEMON_DEFAULT_BUSY_POLL_US)
-          "; 0 turns it off; see the description below)", "USEC" },
+          "; 0 turns it off; see Busy polling below)", "USEC" },
         { "incoming-grace", 0, 0, G_OPTION_ARG_INT, &incoming_grace,
           "Release a placement made for an incoming migration or restore when its "
           "domain is not in libvirt SECONDS later (default "
@@ -105,15 +105,21 @@ main(int argc, char **argv)
     g_option_context_set_summary(ctx,
         "libvirt RPC proxy: forwards every call to libvirtd and rewrites domain\n"
         "definitions (define/create) with the placement the policy asks for.\n"
-        "SIGHUP reloads the policy and inventory and rebuilds the ledger;\n"
-        "SIGTERM exits cleanly.\n"
+        "Point Nova at it with [libvirt] connection_uri =\n"
+        "qemu+unix:///system?socket=" KT_DAEMON_DEFAULT_LISTEN);
+    g_option_context_set_description(ctx,
+        "Signals: SIGHUP reloads the policy and inventory and rebuilds the\n"
+        "ledger from libvirt; SIGTERM and SIGINT exit cleanly.\n"
         "\n"
         "Busy polling: every relayed frame would otherwise wake kvmtuned from\n"
         "sleep, which on a busy or virtualised host costs more than the relay\n"
         "itself.  kvmtuned polls for a short, adaptive window first: it grows\n"
         "while replies and calls follow each other closely and shrinks to\n"
         "nothing when the daemon is idle or waits on slow calls, so the CPU it\n"
-        "spends is bounded by the traffic (see `kvmtune status`).");
+        "spends is bounded by the traffic (see `kvmtune status`).\n"
+        "\n"
+        "Exit status: 0 after SIGTERM/SIGINT; 1 when the options, the policy\n"
+        "or a socket cannot be set up, or when the daemon fails while running.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "kvmtuned: %s\n", err->message);
