@@ -212,7 +212,7 @@ with kp.Sandbox() as lv:
         define_undefine(proxy, warm)
         res = {'direct': [], 'listened': [], 'tuned': [], 'rewrite': [], 'nomatch': [],
                'relay': [], 'floor-nomatch': [], 'floor-rewrite': []}
-        # Interleaved in rounds so drift hits all three alike.
+        # Interleaved in rounds so drift hits every path alike.
         rounds = 4
         for r in range(rounds):
             n = N_DEF // rounds

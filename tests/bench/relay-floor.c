@@ -77,9 +77,13 @@ static int
 unix_socket(const char *path, bool listen_on)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd;
 
-    if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
         return -1;
     strcpy(sa.sun_path, path);
     if (listen_on) {
