@@ -26,6 +26,7 @@
 #include "hook-config.h"
 #include "hook-ops.h"
 #include "kt-error.h"
+#include "kt-fdio.h"
 
 typedef enum {
     OP_IGNORE,
@@ -81,22 +82,6 @@ read_stdin(gsize *ret_len, bool *ret_too_large)
     return (char *)g_byte_array_free(buf, FALSE);
 }
 
-static bool
-write_all(int fd, const char *text, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        text += n;
-        len -= (gsize)n;
-    }
-    return true;
-}
-
 /* One line: libvirt passes the hook's stderr to virsh and Nova verbatim. */
 static char *
 one_line(const char *msg)
@@ -130,7 +115,7 @@ log_call(const KtHookConfig *cfg, const char *name, const char *op,
     fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
     if (fd < 0)
         return;
-    write_all(fd, line, strlen(line));
+    (void)kt_write_all(fd, line, strlen(line));
     close(fd);
 }
 
@@ -232,7 +217,7 @@ main(int argc, char **argv)
             fprintf(stderr, "kvmtune: %s: kvmtuned unreachable, domain passed through "
                     "unchanged (policy hooks.on_daemon_down: passthrough)\n", safe);
         }
-        if (!write_all(STDOUT_FILENO, out, strlen(out))) {
+        if (kt_write_all(STDOUT_FILENO, out, strlen(out)) < 0) {
             g_autofree char *safe = one_line(name);
 
             log_call(cfg, name, op, subop, "error: cannot write stdout");

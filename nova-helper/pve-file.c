@@ -1,6 +1,7 @@
 /* pve-file.c: bounded reads, atomic writes and locks for the Proxmox edge. */
 #include "pve-file.h"
 #include "kt-error.h"
+#include "kt-fdio.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -59,22 +60,6 @@ kt_pve_file_read(const char *path, gsize max, char **ret_data, gsize *ret_len,
     return TRUE;
 }
 
-static int
-write_all(int fd, const char *data, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (gsize)n;
-    }
-    return 0;
-}
-
 /* fsync the directory so the rename itself survives a crash.  Some FUSE
  * file systems (pmxcfs) reject fsync on a directory: that is fine, they
  * commit on rename. */
@@ -117,7 +102,7 @@ kt_pve_file_write_atomic(const char *path, const char *data, gsize len,
         }
         (void)fchmod(fd, mode);
     }
-    r = write_all(fd, data, len);
+    r = kt_write_all(fd, data, len);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     if (close(fd) < 0 && r == 0)

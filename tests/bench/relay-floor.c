@@ -19,26 +19,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "kt-fdio.h"
+
 typedef struct {
     int client;
     int upstream;
 } Pair;
-
-static bool
-write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 static gpointer
 relay_thread(gpointer data)
@@ -64,7 +50,7 @@ relay_thread(gpointer data)
             n = read(pfd[i].fd, buf, 65536);
             if (n < 0 && errno == EINTR)
                 continue;
-            open = n > 0 && write_all(pfd[1 - i].fd, buf, (size_t)n);
+            open = n > 0 && kt_write_all(pfd[1 - i].fd, buf, (gsize)n) == 0;
         }
     }
     close(pair->client);
