@@ -65,6 +65,16 @@ with kp.Sandbox() as lv:
             t.ok(ledger(kt) == before, f'virsh {verb}: ledger unchanged')
         os.unlink(p)
 
+        # Every define the engine read, refused ones included, counts in its
+        # CPU time; the refusals are counted as such.
+        st = kt.status()['daemon']
+        t.ok(st['engine_runs'] == 4 and st['refused'] == 3 and st['engine_us'] > 0,
+             'status: the engine read 4 defines (3 refused) and took CPU time for them',
+             {k: st[k] for k in ('engine_runs', 'engine_us', 'refused', 'rewrites')})
+        text = kt.status(json_out=False)
+        t.ok('policy engine: ' in text and '(parse, decide, apply, format; 4 defines)' in text,
+             'kvmtune status names the engine\'s mean CPU time per define', text)
+
         # The error arrives as a proper libvirtError; the connection survives.
         libvirt.registerErrorHandler(lambda *a: None, None)
         conn = libvirt.open(kt.uri)
