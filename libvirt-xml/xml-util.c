@@ -52,6 +52,23 @@ has_prefix_at(const char *text, gsize len, gsize pos, const char *prefix)
     return pos + plen <= len && memcmp(text + pos, prefix, plen) == 0;
 }
 
+/* Skips a comment, PI or CDATA section that opens at @pos with @open: the
+ * offset just past its @close.  The search starts after the opener, which
+ * may overlap the closer: "<!-->x-->" is one comment holding ">x". */
+static bool
+skip_markup(const char *text, gsize len, gsize *pos, const char *open, const char *close)
+{
+    gsize after;
+
+    if (!has_prefix_at(text, len, *pos, open))
+        return false;
+    after = *pos + strlen(open);
+    if (!skip_past(text, len, &after, close))
+        return false;
+    *pos = after;
+    return true;
+}
+
 /* Scans a start or end tag beginning at @pos ('<'); returns the offset
  * just after its '>'.  Quoted attribute values may hold '>'. */
 static bool
@@ -155,18 +172,15 @@ map_children(KtXmlSource *src, xmlNode *first, gsize *pos)
             break;
         }
         case XML_CDATA_SECTION_NODE:
-            if (!has_prefix_at(t, src->len, *pos, "<![CDATA[") ||
-                !skip_past(t, src->len, pos, "]]>"))
+            if (!skip_markup(t, src->len, pos, "<![CDATA[", "]]>"))
                 return false;
             break;
         case XML_COMMENT_NODE:
-            if (!has_prefix_at(t, src->len, *pos, "<!--") ||
-                !skip_past(t, src->len, pos, "-->"))
+            if (!skip_markup(t, src->len, pos, "<!--", "-->"))
                 return false;
             break;
         case XML_PI_NODE:
-            if (!has_prefix_at(t, src->len, *pos, "<?") ||
-                !skip_past(t, src->len, pos, "?>"))
+            if (!skip_markup(t, src->len, pos, "<?", "?>"))
                 return false;
             break;
         case XML_ATTRIBUTE_NODE:
@@ -247,10 +261,10 @@ kt_xml_source_init(KtXmlSource *src, xmlDoc *doc, const char *text, gsize len)
         while (pos < len && is_blank_char(text[pos]))
             pos++;
         if (has_prefix_at(text, len, pos, "<?")) {
-            if (!skip_past(text, len, &pos, "?>"))
+            if (!skip_markup(text, len, &pos, "<?", "?>"))
                 return;
         } else if (has_prefix_at(text, len, pos, "<!--")) {
-            if (!skip_past(text, len, &pos, "-->"))
+            if (!skip_markup(text, len, &pos, "<!--", "-->"))
                 return;
         } else {
             break;

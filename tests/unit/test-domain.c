@@ -151,6 +151,49 @@ test_format_identity(void)
     g_assert_cmpstr(b, ==, plain_xml);
 }
 
+static void check_apply_props(const char *xml, const KtPlacement *pl);
+
+/* A comment whose text starts with '>' opens with "<!-->", which holds a
+ * "-->": the source map once ended the comment there and wrote its tail
+ * twice (found by fuzz-domain-xml).  In the prolog the same mistake made
+ * the map fail and the whole document be written from the tree. */
+static void
+test_format_comment_gt(void)
+{
+    static const char xml[] =
+        "<domain type='kvm'>\n"
+        "  <!-->inside-->\n"
+        "  <name>gt</name>\n"
+        "  <uuid>5a1b2c3d-0000-4000-8000-00000000c0de</uuid>\n"
+        "  <memory unit='MiB'>64</memory>\n"
+        "  <vcpu>2</vcpu>\n"
+        "  <devices><!---->\n"
+        "    <!-->-->\n"
+        "  </devices>\n"
+        "</domain>\n"
+        "<!-->epilog-->\n";
+    static const char prolog[] =
+        "<!-->prolog-->\n"
+        "<domain type=\"kvm\"><name>p</name><vcpu   placement='static'>1</vcpu></domain>\n";
+    g_autofree char *same = roundtrip(xml);
+    g_autofree char *same_prolog = roundtrip(prolog);
+    g_autoptr(KtPlacement) pl = make_placement(2, 65536, false);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(KtDomain) dom = kt_domain_parse(xml, strlen(xml), &err);
+    g_autofree char *out = NULL;
+
+    g_assert_cmpstr(same, ==, xml);
+    g_assert_cmpstr(same_prolog, ==, prolog);
+    g_assert_no_error(err);
+    g_assert_true(kt_domain_apply(dom, pl, NULL, &err));
+    out = kt_domain_format(dom, NULL);
+    g_assert_nonnull(strstr(out, "  <!-->inside-->\n  <name>gt</name>"));
+    g_assert_nonnull(strstr(out, "<!---->\n    <!-->-->\n"));
+    /* written once, not once more after a comment cut short */
+    g_assert_null(strstr(strstr(out, "inside") + 1, "inside"));
+    check_apply_props(xml, pl);
+}
+
 static char *
 ensure_uuid(const char *xml, char **ret_uuid)
 {
@@ -747,6 +790,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/domain/format-identity", test_format_identity);
+    g_test_add_func("/domain/format-comment-gt", test_format_comment_gt);
     g_test_add_func("/domain/ensure-uuid", test_ensure_uuid);
     g_test_add_func("/domain/read-request", test_read_request);
     g_test_add_func("/domain/read-tuning", test_read_tuning);
