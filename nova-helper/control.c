@@ -21,6 +21,8 @@ kt_control_parse_line(const char *line, gsize len, GError **error)
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) err = NULL;
+    const char *nul;
+    const char *bad = NULL;
     GVariant *v;
 
     if (len > KT_CONTROL_LINE_MAX) {
@@ -28,11 +30,24 @@ kt_control_parse_line(const char *line, gsize len, GError **error)
                     "control line of %zu bytes exceeds %u", len, KT_CONTROL_LINE_MAX);
         return NULL;
     }
+    nul = memchr(line, '\0', len);
+    if (nul) {
+        g_set_error(error, KT_ERROR, KT_ERROR_PARSE, "control line holds a NUL byte at offset %zu",
+                    (gsize)(nul - line));
+        return NULL;
+    }
+    /* GLib's parser (2.74) returns NULL without an error for a string
+     * literal that is not UTF-8: refuse that here */
+    if (!g_utf8_validate_len(line, len, &bad)) {
+        g_set_error(error, KT_ERROR, KT_ERROR_PARSE,
+                    "control line is not UTF-8 (byte at offset %zu)", (gsize)(bad - line));
+        return NULL;
+    }
     text = g_strndup(line, len);
     v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &err);
     if (!v) {
         g_set_error(error, KT_ERROR, KT_ERROR_PARSE, "control line is not an a{sv}: %s",
-                    err->message);
+                    err ? err->message : "malformed");
         return NULL;
     }
     return g_variant_ref_sink(v);

@@ -329,6 +329,7 @@ test_set_identity(void)
 static void
 test_control_lines(void)
 {
+    static const char not_utf8[] = "{'op': <'sta\xff\xfftus'>}";
     g_autoptr(GError) err = NULL;
     g_autoptr(GVariant) v = NULL;
     g_autoptr(GVariant) back = NULL;
@@ -350,6 +351,19 @@ test_control_lines(void)
 
     g_assert_null(kt_control_parse_line("[1, 2]", 6, &err));
     g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+    g_clear_error(&err);
+
+    /* a NUL ends C strings, not lines: what follows it must not vanish */
+    g_assert_null(kt_control_parse_line("{'op': <'status'>}\0junk", 23, &err));
+    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+    g_assert_nonnull(strstr(err->message, "NUL byte at offset 18"));
+    g_clear_error(&err);
+
+    /* GLib's parser gave NULL without an error for this (found by
+     * fuzz-control-line): a crash of the control socket's reader */
+    g_assert_null(kt_control_parse_line(not_utf8, sizeof(not_utf8) - 1, &err));
+    g_assert_error(err, KT_ERROR, KT_ERROR_PARSE);
+    g_assert_nonnull(strstr(err->message, "not UTF-8 (byte at offset 12)"));
     g_clear_error(&err);
 
     e.domain = KT_ERROR;
