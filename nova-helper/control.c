@@ -50,7 +50,9 @@ kt_control_parse_line(const char *line, gsize len, GError **error)
                     err ? err->message : "malformed");
         return NULL;
     }
-    return g_variant_ref_sink(v);
+    /* g_variant_parse() returns a full reference, not a floating one:
+     * ref_sink would add a second one and leak the dict */
+    return g_variant_take_ref(v);
 }
 
 char *
@@ -287,7 +289,8 @@ handle_line(KtControlConn *c, const char *line, gsize len)
         const char *key;
         GVariant *value;
 
-        g_variant_ref_sink(reply);
+        /* the handler's reply is ours, floating or not */
+        g_variant_take_ref(reply);
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&b, "{sv}", "ok", g_variant_new_boolean(TRUE));
         g_variant_iter_init(&iter, reply);
