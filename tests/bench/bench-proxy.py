@@ -533,18 +533,9 @@ with kp.Sandbox() as lv:
             while kt.status()['daemon']['clients'] and time.time() < deadline:
                 time.sleep(0.05)
             return len(os.listdir(f'/proc/{kt.pid}/fd'))
-
-        def anon_kib():
-            # RSS also counts library pages, which code paths run for the
-            # first time fault in; a leak shows in the anonymous memory
-            with open(f'/proc/{kt.pid}/smaps_rollup') as f:
-                for line in f:
-                    if line.startswith('Anonymous:'):
-                        return int(line.split()[1])
-            return 0
         soak(500, 'sw')
         fds0 = open_fds()
-        rss0, anon0 = kt.rss_kib(), anon_kib()
+        rss0, anon0 = kt.rss_kib(), kt.anon_kib()
         soak(N_SOAK, 'sk')
         deadline = time.time() + 30
         while kt.status()['engine']['bookings'] != N_STORM and time.time() < deadline:
@@ -553,7 +544,7 @@ with kp.Sandbox() as lv:
         t.ok(booked == N_STORM, f'after {N_SOAK} define+undefine cycles: {booked} domains '
              f'booked (the storm\'s {N_STORM})')
         fds1 = open_fds()
-        rss1, anon1 = kt.rss_kib(), anon_kib()
+        rss1, anon1 = kt.rss_kib(), kt.anon_kib()
         t.ok(fds1 == fds0, f'kvmtuned open descriptors before and after the soak: {fds0}, {fds1}')
         t.diag('soak: RSS %.1f -> %.1f MiB, anonymous %.1f -> %.1f MiB'
                % (rss0 / 1024, rss1 / 1024, anon0 / 1024, anon1 / 1024))

@@ -247,6 +247,15 @@ class Kvmtuned:
                     return int(line.split()[1])
         return None
 
+    def anon_kib(self):
+        """Anonymous memory (smaps_rollup): where a leak shows.  RSS also
+        counts library pages that code paths run for the first time fault in."""
+        with open(f'/proc/{self.pid}/smaps_rollup') as f:
+            for line in f:
+                if line.startswith('Anonymous:'):
+                    return int(line.split()[1])
+        return None
+
     def control_call(self, op, timeout=30, **strings):
         """One request on the control socket (nova-helper/control.h: an
         a{sv} in GVariant text per line), {'op': op, key: string...};
